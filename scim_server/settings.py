@@ -1,0 +1,96 @@
+"""Typed settings read from ``SCIM_*`` environment variables and validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it and says what is expected."""
+
+
+DEFAULT_DB_PATH = Path.cwd() / "scim-server.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=lambda: f"sqlite:///{DEFAULT_DB_PATH}")
+    secret_key: str = ""
+    # The public root of the server, for printed URLs; requests use their own Host.
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_url: str | None = None
+    max_body_bytes: int = 2 * 1024 * 1024
+    bulk_max_operations: int = 1000
+    bulk_max_payload_bytes: int = 1024 * 1024
+    max_results: int = 1000
+    default_page_size: int = 100
+    trusted_proxies: int = 0
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    login_rate_limit: int = 10
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read every ``SCIM_<NAME>`` variable, convert it, and validate the whole."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            key = f"SCIM_{f.name.upper()}"
+            if key not in env or env[key] == "":
+                continue
+            raw = env[key]
+            if f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise SettingsError(f"{key} must be a whole number, not {raw!r}") from None
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        scheme = urlsplit(self.database_url).scheme
+        if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+            raise SettingsError(
+                "SCIM_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, "
+                f"not {self.database_url!r}"
+            )
+        if self.secret_key and len(self.secret_key) < 16:
+            raise SettingsError("SCIM_SECRET_KEY must be at least 16 characters long")
+        for name in ("max_body_bytes", "bulk_max_operations", "bulk_max_payload_bytes",
+                     "max_results", "default_page_size"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"SCIM_{name.upper()} must be positive")
+        if self.default_page_size > self.max_results:
+            raise SettingsError("SCIM_DEFAULT_PAGE_SIZE cannot exceed SCIM_MAX_RESULTS")
+        if self.smtp_url and urlsplit(self.smtp_url).scheme not in ("smtp", "smtps"):
+            raise SettingsError("SCIM_SMTP_URL must look like smtp://host:port")
+        if urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise SettingsError("SCIM_BASE_URL must be an http(s):// URL")
+
+    @property
+    def effective_secret_key(self) -> str:
+        return self.secret_key or _process_secret()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_SECRET: list[str] = []
+
+
+def _process_secret() -> str:
+    """A random secret when none is configured: fine for one process, not for several."""
+    if not _SECRET:
+        _SECRET.append(secrets.token_urlsafe(32))
+    return _SECRET[0]

@@ -1,0 +1,207 @@
+"""Typed SQLAlchemy 2.0 models of the core store: accounts, users, groups, memberships, credentials.
+
+Every row carries its ``account_id`` and every query filters on it: the account is the
+isolation boundary. SCIM payloads are kept as JSON (``data``) beside a normalised copy
+(``search``) whose strings are comparison keys, so that filters compile to SQL with the same
+case rules as the SCIM models; the attributes identity providers look up have their own
+indexed columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# JSONB on PostgreSQL (indexable, binary), JSON text elsewhere.
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(DateTime):
+    """A timezone-aware timestamp; SQLite drops the zone, so it is put back on read."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        base = super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> Any:
+            if base is not None:
+                value = base(value)
+            if isinstance(value, dt.datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=dt.UTC)
+            return value
+
+        return process
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Account(Base):
+    """A customer account (tenant): its users, groups, plan, domains and tokens."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # The account's own email domains (lower case), e.g. ["example.com"].
+    domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    guest_allowlist: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    guest_denylist: Mapped[list[str]] = mapped_column(JSON, default=list)
+    plan: Mapped[str] = mapped_column(String(50), default="standard")
+    seats_limit: Mapped[int] = mapped_column(Integer, default=1000)
+    operators_limit: Mapped[int] = mapped_column(Integer, default=100000)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # "No activity since <date>" is shown from this date for users without activity.
+    activity_tracking_since: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class User(Base):
+    """A user of an account. Deleted users stay as anonymised rows (status ``deleted``)."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("account_id", "user_name_key", name="uq_users_account_user_name"),
+        Index("ix_users_account_external_id", "account_id", "external_id"),
+        Index("ix_users_account_display_name_key", "account_id", "display_name_key"),
+        Index("ix_users_account_status", "account_id", "status", "user_type"),
+        Index("ix_users_account_last_activity", "account_id", "last_activity_at", "id"),
+        Index("ix_users_account_created", "account_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # userName as sent, and its comparison key (NFC, lower case): NULL once deleted.
+    user_name: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    user_name_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    display_name: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    display_name_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    # The primary (or first) email, lower case, for the domain rules and the admin search.
+    email: Mapped[str | None] = mapped_column(String(400), nullable=True, index=True)
+    user_type: Mapped[str] = mapped_column(String(20), default="Member")
+    # active | inactive | pending | deleted
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    last_activity_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # The SCIM payload as the client sent it (no id, no meta, no password, no groups).
+    data: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    # The same payload with every string replaced by its comparison key, for filters.
+    search: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+
+
+class UserEmail(Base):
+    """One email of a user, so that ``emails[type eq "work"].value eq`` is an index lookup."""
+
+    __tablename__ = "user_emails"
+    __table_args__ = (Index("ix_user_emails_account_value", "account_id", "value_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    value_key: Mapped[str] = mapped_column(String(400))
+    type_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Group(Base):
+    """A group of an account. Its members are rows of ``group_members``, never a list in ``data``."""
+
+    __tablename__ = "groups"
+    __table_args__ = (
+        UniqueConstraint("account_id", "display_name_key", name="uq_groups_account_display_name"),
+        Index("ix_groups_account_external_id", "account_id", "external_id"),
+        Index("ix_groups_account_created", "account_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    display_name: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    display_name_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    data: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    search: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+
+
+class GroupMember(Base):
+    """One member of a group: a user or a nested group of the same account."""
+
+    __tablename__ = "group_members"
+    __table_args__ = (Index("ix_group_members_member", "member_id", "group_id"),)
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # "User" or "Group"
+    member_type: Mapped[str] = mapped_column(String(10), default="User")
+    display: Mapped[str | None] = mapped_column(String(400), nullable=True)
+
+
+class Credential(Base):
+    """A bearer credential of a user: a SCIM token or an admin API token.
+
+    Only the SHA-256 of the secret is kept; ``prefix`` (the first characters) lets admins tell
+    tokens apart. ``kind`` is ``scim`` or ``api``.
+    """
+
+    __tablename__ = "credentials"
+    __table_args__ = (Index("ix_credentials_account_user", "account_id", "user_id", "kind"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    prefix: Mapped[str] = mapped_column(String(20))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
