@@ -1,0 +1,166 @@
+"""The application factory: settings, database, the SCIM door, the admin API and the admin UI.
+
+Made of named ``setup_*`` steps. The HTTP layer owns the transaction: one session per request,
+committed when the response is a success, rolled back otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from scim_server.db import make_engine, make_session_factory
+from scim_server.scim.provider import build_provider
+from scim_server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    setup_config(app, settings)
+    setup_database(app, settings, engine)
+    setup_scim(app, settings)
+    setup_optional_blueprints(app)
+    setup_health(app)
+    setup_proxy(app, settings)
+    return app
+
+
+def setup_config(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        SECRET_KEY=settings.effective_secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SCIM_SETTINGS=settings,
+        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https"),
+    )
+
+
+def setup_database(app: Flask, settings: Settings, engine: Engine | None) -> None:
+    engine = engine or make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    app.extensions["scim_engine"] = engine
+    app.extensions["scim_sessions"] = factory
+
+    @app.before_request
+    def open_session() -> None:
+        g.db = factory()
+
+    @app.after_request
+    def finish_transaction(response: Response) -> Response:
+        session = g.pop("db", None)
+        if session is None:
+            return response
+        try:
+            if response.status_code < 400 or g.get("force_commit"):
+                session.commit()
+            else:
+                session.rollback()
+        except IntegrityError:
+            session.rollback()
+            return error_response(409, "The change conflicts with another one; retry.", "uniqueness")
+        except (OperationalError, DBAPIError):
+            session.rollback()
+            log.exception("commit failed")
+            return error_response(503, "The database is busy; retry the request.", None)
+        finally:
+            session.close()
+        return response
+
+    @app.teardown_request
+    def close_session(exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+
+def error_response(status: int, detail: str, scim_type: str | None) -> Response:
+    """An error in the format of the door the request came through."""
+    if request.path.startswith("/scim/"):
+        body: dict[str, Any] = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "status": str(status),
+            "detail": detail,
+        }
+        if scim_type:
+            body["scimType"] = scim_type
+        resp = jsonify(body)
+        resp.content_type = "application/scim+json"
+    else:
+        resp = jsonify({"type": "about:blank", "title": detail, "status": status, "detail": detail})
+        resp.content_type = "application/problem+json"
+    resp.status_code = status
+    return resp
+
+
+def setup_scim(app: Flask, settings: Settings) -> None:
+    from scim_server.scim.ruled import RuledScimStorage
+    from scim_server.scim.server import AccountScimServer
+
+    overrides = {
+        "bulk.maxOperations": settings.bulk_max_operations,
+        "bulk.maxPayloadSize": settings.bulk_max_payload_bytes,
+        "filter.maxResults": settings.max_results,
+        "pagination.defaultPageSize": settings.default_page_size,
+        "pagination.maxPageSize": settings.max_results,
+    }
+    provider = build_provider(overrides)
+    storage = RuledScimStorage(session=lambda: g.db, account_id=lambda: g.account.id)
+    server = AccountScimServer(storage, provider, secret=settings.effective_secret_key)
+    server.init_app(app)
+    app.extensions["scim_provider"] = provider
+
+
+def setup_optional_blueprints(app: Flask) -> None:
+    """The admin API, hub and admin UI register themselves through ``init_app`` when present."""
+    for module_name in ("scim_server.api", "admin_ui"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        init_app = getattr(module, "init_app", None)
+        blueprint = getattr(module, "blueprint", None)
+        if init_app is not None:
+            init_app(app)
+        elif blueprint is not None:
+            app.register_blueprint(blueprint)
+
+
+def setup_health(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz() -> Any:
+        try:
+            g.db.execute(text("SELECT 1"))
+        except DBAPIError:
+            return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+        return jsonify({"status": "ok", "database": "ok"})
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        return error_response(exc.code or 500, exc.description or exc.name, None)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(500, "Internal server error", None)
+
+
+def setup_proxy(app: Flask, settings: Settings) -> None:
+    """Honour X-Forwarded-* from that many trusted proxies, so meta.location is right."""
+    if settings.trusted_proxies > 0:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]

@@ -1,0 +1,89 @@
+"""Bearer-token authentication shared by the SCIM door and the admin API (authlib RFC 6750).
+
+A credential is found by the SHA-256 of the presented secret (an indexed lookup that reveals
+nothing about other tokens) and the stored hash is compared again in constant time. The
+credential decides the account: nothing in the request can name another one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from flask import g
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from scim_server.security import hash_token, tokens_match
+from scim_server.storage.models import Account, Credential, User, utcnow
+
+# last_used_at is written at most this often per credential: no write on every request.
+LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
+
+
+@dataclass
+class Principal:
+    """Who is calling: the credential, its account and the user it was issued to."""
+
+    credential: Credential
+    account: Account
+    user: User | None
+
+    # authlib's token protocol
+    def is_expired(self) -> bool:
+        return False
+
+    def is_revoked(self) -> bool:
+        return self.credential.revoked_at is not None
+
+    def get_scope(self) -> str:
+        return self.credential.kind
+
+
+def find_principal(session: Session, token: str, kinds: tuple[str, ...]) -> Principal | None:
+    """Return the principal a bearer token stands for, or None (unknown, revoked, wrong kind)."""
+    if not token or len(token) > 512:
+        return None
+    digest = hash_token(token)
+    credential = session.scalars(select(Credential).where(Credential.secret_hash == digest)).first()
+    if credential is None or not tokens_match(token, credential.secret_hash):
+        return None
+    if credential.kind not in kinds or credential.revoked_at is not None:
+        return None
+    account = session.get(Account, credential.account_id)
+    if account is None:
+        return None
+    user = session.get(User, credential.user_id) if credential.user_id else None
+    return Principal(credential=credential, account=account, user=user)
+
+
+def record_use(session: Session, principal: Principal, *, now: dt.datetime | None = None) -> None:
+    """Record when a credential was last used (throttled), for the API-users overview."""
+    now = now or utcnow()
+    last = principal.credential.last_used_at
+    if last is not None and now - last < LAST_USED_RESOLUTION:
+        return
+    session.execute(
+        update(Credential).where(Credential.id == principal.credential.id).values(last_used_at=now)
+    )
+    principal.credential.last_used_at = now
+
+
+class CredentialValidator(BearerTokenValidator):
+    """authlib validator accepting the credentials of the given kinds from ``g.db``."""
+
+    def __init__(self, kinds: tuple[str, ...], realm: str) -> None:
+        super().__init__(realm=realm)
+        self.kinds = kinds
+
+    def authenticate_token(self, token_string: str) -> Any:
+        return find_principal(g.db, token_string, self.kinds)
+
+
+def make_protector(kinds: tuple[str, ...], realm: str) -> ResourceProtector:
+    protector = ResourceProtector()
+    protector.register_token_validator(CredentialValidator(kinds, realm))
+    return protector

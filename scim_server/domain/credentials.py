@@ -1,0 +1,61 @@
+"""Issuing and revoking bearer credentials (SCIM tokens, API tokens): shown once, stored hashed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
+from scim_server.security import hash_token, new_token
+from scim_server.storage.models import Account, Credential, User, utcnow
+
+KINDS = ("scim", "api")
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    credential: Credential
+    secret: str  # the only time the secret exists in clear
+
+
+def issue_credential(
+    session: Session, account: Account, user: User, *, kind: str, name: str | None = None
+) -> IssuedCredential:
+    """Issue a token to a user of the account. SCIM tokens go to active Admins only."""
+    if kind not in KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
+    if user.account_id != account.id or user.status == "deleted":
+        raise NotFound("No such user in this account")
+    if kind == "scim" and (user.user_type != "Admin" or user.status != "active"):
+        raise RuleViolation(
+            "token.scim_requires_admin",
+            "A SCIM token can only be issued to an active Admin of the account.",
+            Severity.FORBIDDEN,
+        )
+    secret = new_token(kind)
+    credential = Credential(
+        account_id=account.id,
+        user_id=user.id,
+        kind=kind,
+        name=name,
+        prefix=secret[:12],
+        secret_hash=hash_token(secret),
+        created_at=utcnow(),
+    )
+    session.add(credential)
+    session.flush()
+    return IssuedCredential(credential, secret)
+
+
+def revoke_credential(session: Session, account: Account, credential_id: str) -> Credential:
+    credential = session.scalars(
+        select(Credential).where(Credential.id == credential_id, Credential.account_id == account.id)
+    ).first()
+    if credential is None:
+        raise NotFound("No such credential in this account")
+    if credential.revoked_at is None:
+        credential.revoked_at = utcnow()
+        session.flush()
+    return credential

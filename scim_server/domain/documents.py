@@ -1,0 +1,126 @@
+"""The one place the domain reads or writes a user's stored document (``User.data``).
+
+The document keeps the SCIM attribute names (it is what SCIM reads back), so the profile edits
+of the admin API and UI are translated here, and ``User.search`` is rebuilt with the same
+comparison keys as the core store (NFC, lower case).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from typing import Any
+
+from scim_server.storage.models import User
+
+# Profile fields an admin may edit (rule ``profile.admin_limits``) → stored attribute.
+PROFILE_FIELDS = ("given_name", "family_name", "display_name", "title", "phone", "locale")
+
+
+def comparison_key(value: str) -> str:
+    return unicodedata.normalize("NFC", value).lower()
+
+
+def search_doc(value: Any) -> Any:
+    if isinstance(value, str):
+        return comparison_key(value)
+    if isinstance(value, dict):
+        return {k: search_doc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [search_doc(v) for v in value]
+    return value
+
+
+def read_profile(user: User) -> dict[str, Any]:
+    """The editable profile, read from the stored document."""
+    data = user.data or {}
+    name = data.get("name") or {}
+    phones = data.get("phoneNumbers") or []
+    phone = next((p.get("value") for p in phones if p.get("primary")), None)
+    if phone is None and phones:
+        phone = phones[0].get("value")
+    return {
+        "given_name": name.get("givenName"),
+        "family_name": name.get("familyName"),
+        "display_name": user.display_name,
+        "title": data.get("title"),
+        "phone": phone,
+        "locale": data.get("locale"),
+    }
+
+
+def write_profile(user: User, changes: dict[str, Any], *, now: dt.datetime) -> None:
+    """Apply profile changes (keys of ``PROFILE_FIELDS``; ``None`` removes the value)."""
+    data = dict(user.data or {})
+    if "given_name" in changes or "family_name" in changes:
+        name = dict(data.get("name") or {})
+        for key, attr in (("given_name", "givenName"), ("family_name", "familyName")):
+            if key in changes:
+                _set(name, attr, changes[key])
+        parts = [name.get("givenName"), name.get("familyName")]
+        _set(name, "formatted", " ".join(p for p in parts if p) or None)
+        _set(data, "name", name or None)
+    if "display_name" in changes:
+        _set(data, "displayName", changes["display_name"])
+        user.display_name = changes["display_name"]
+        user.display_name_key = (
+            comparison_key(changes["display_name"]) if changes["display_name"] else None
+        )
+    for key, attr in (("title", "title"), ("locale", "locale")):
+        if key in changes:
+            _set(data, attr, changes[key])
+    if "phone" in changes:
+        others = [p for p in data.get("phoneNumbers") or [] if not p.get("primary")]
+        if changes["phone"]:
+            others.insert(0, {"value": changes["phone"], "type": "work", "primary": True})
+        _set(data, "phoneNumbers", others or None)
+    store(user, data, now=now)
+
+
+def write_email(user: User, email: str, *, now: dt.datetime) -> None:
+    """Make ``email`` the primary email (the previous primary one is replaced)."""
+    data = dict(user.data or {})
+    others = [e for e in data.get("emails") or [] if not e.get("primary")]
+    others = [e for e in others if comparison_key(str(e.get("value", ""))) != email]
+    data["emails"] = [{"value": email, "type": "work", "primary": True}, *others]
+    user.email = comparison_key(email)
+    store(user, data, now=now)
+
+
+def write_active(user: User, *, now: dt.datetime) -> None:
+    """Keep the stored SCIM ``active`` in step with the status (pending reads inactive)."""
+    data = dict(user.data or {})
+    data["active"] = user.status == "active"
+    store(user, data, now=now)
+
+
+def store(user: User, data: dict[str, Any], *, now: dt.datetime) -> None:
+    user.data = data
+    user.search = search_doc(data)
+    touch(user, now=now)
+
+
+def touch(user: User, *, now: dt.datetime) -> None:
+    """Every change moves the version (SCIM ETags) and the modification time."""
+    user.version = (user.version or 0) + 1
+    user.modified_at = now
+
+
+def new_user_document(*, user_name: str, email: str, display_name: str | None,
+                      user_type: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "userName": user_name,
+        "emails": [{"value": email, "type": "work", "primary": True}],
+        "userType": user_type,
+        "active": False,
+    }
+    if display_name:
+        doc["displayName"] = display_name
+    return doc
+
+
+def _set(target: dict[str, Any], key: str, value: Any) -> None:
+    if value is None or value == {} or value == []:
+        target.pop(key, None)
+    else:
+        target[key] = value

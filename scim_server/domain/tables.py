@@ -1,0 +1,197 @@
+"""SQL tables of the domain layer: resources and their owners, audit log, outbox, email changes,
+invitations, OAuth clients and their tokens, user preferences.
+
+They share ``Base`` (and so the naming convention and the migration history) with the core
+store. Every row carries ``account_id``: the account is the isolation boundary here too.
+Permissions (another migration) reference ``resources.id``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from scim_server.storage.models import Base, UTCDateTime, new_id, utcnow
+
+RESOURCE_KINDS = ("monitor", "board", "workspace", "automation", "integration")
+# Kinds that run on their owner's behalf: disabled when the owner is deactivated or deleted.
+RUNNABLE_KINDS = ("automation", "integration")
+
+
+class Resource(Base):
+    """Something users own in the host application: a monitor, board, workspace, automation or
+    integration. ``accessible`` is false while no active user owns it (sole owner deactivated
+    or deleted) until an admin transfers or claims it; ``enabled`` only matters for runnable
+    kinds (automations, integrations)."""
+
+    __tablename__ = "resources"
+    __table_args__ = (
+        Index("ix_resources_account_kind", "account_id", "kind", "id"),
+        Index("ix_resources_account_production", "account_id", "production"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(400))
+    production: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    accessible: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Who created it: kept after deletion (the anonymised user row reads "Deleted user").
+    created_by_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ResourceOwner(Base):
+    """One owner of a resource (many-to-many between resources and users)."""
+
+    __tablename__ = "resource_owners"
+    __table_args__ = (Index("ix_resource_owners_user", "user_id", "resource_id"),)
+
+    resource_id: Mapped[str] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+
+
+class AuditEntry(Base):
+    """One change through any door. Append-only: the ORM refuses updates and deletes of these
+    rows (see :mod:`scim_server.domain.audit`). ``before``/``after`` never hold personal data,
+    so erasing a user never has to rewrite history."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_account", "account_id", "id"),
+        Index("ix_audit_log_account_target", "account_id", "target_type", "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    door: Mapped[str] = mapped_column(String(10))
+    # Plain ids, no foreign keys: the log outlives what it talks about.
+    actor_user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    actor_credential_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    action: Mapped[str] = mapped_column(String(60))
+    target_type: Mapped[str] = mapped_column(String(30))
+    target_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class OutboxEmail(Base):
+    """An email, kept here when no SMTP server is configured (and readable through the API)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_account", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # The user it is about, so that deleting the user erases the copies of their address.
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    to_address: Mapped[str] = mapped_column(String(400))
+    subject: Mapped[str] = mapped_column(String(400))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class EmailChange(Base):
+    """A pending email change, applied only when the link sent to the new address is followed
+    before ``expires_at`` (rule ``email.confirmation_required``)."""
+
+    __tablename__ = "email_changes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    new_email: Mapped[str] = mapped_column(String(400))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    requested_by_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Invitation(Base):
+    """An invitation of a pending user; accepting it makes the user active."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OAuthClient(Base):
+    """An OAuth 2.0 client (client credentials grant) acting as one admin of the account.
+
+    Only the SHA-256 of the secret is kept, as for tokens."""
+
+    __tablename__ = "oauth_clients"
+    __table_args__ = (Index("ix_oauth_clients_account_user", "account_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OAuthToken(Base):
+    """An access token issued to an OAuth client (stored as SHA-256, like every bearer token)."""
+
+    __tablename__ = "oauth_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    client_pk: Mapped[str] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class UserPreferences(Base):
+    """Settings of a user that SCIM has no attribute for (notification settings)."""
+
+    __tablename__ = "user_preferences"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    notifications: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

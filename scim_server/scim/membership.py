@@ -1,0 +1,112 @@
+"""Reading group-membership PATCH operations as row inserts and deletes (RFC 7644 §3.5.2).
+
+Every shape the identity providers send is recognised: ``add members [...]``, ``remove
+members[value eq "id"]``, Entra's ``Remove`` on ``members`` with a ``value`` array, ``replace
+members``, and path-less ``add``/``replace`` whose value carries ``members``. An operation of
+another shape on members is reported as not understood, and the caller falls back to the
+generic (whole-resource) PATCH of scim2-server.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# members[value eq "2819c223"] — the one filter shape IdPs send on members.
+_VALUE_EQ = re.compile(r'^\s*members\s*\[\s*value\s+eq\s+"((?:[^"\\]|\\.)*)"\s*\]\s*$', re.I)
+
+
+@dataclass
+class MemberChange:
+    """One step on the membership rows, in the order of the request."""
+
+    kind: str  # "add" | "remove" | "clear"
+    ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SplitPatch:
+    """A PATCH split into membership steps and the operations on the other attributes."""
+
+    member_changes: list[MemberChange]
+    other_operations: list[dict[str, Any]]
+
+
+def _member_ids(value: Any) -> list[str] | None:
+    """The ids of a ``members`` value (a list, or one member), or None when it is malformed."""
+    items = value if isinstance(value, list) else [value]
+    ids: list[str] = []
+    for item in items:
+        member_id = item.get("value") if isinstance(item, dict) else getattr(item, "value", None)
+        if not isinstance(member_id, str) or not member_id:
+            return None
+        ids.append(member_id)
+    return ids
+
+
+def _is_members(path: str) -> bool:
+    return path.strip().lower() in ("members", "urn:ietf:params:scim:schemas:core:2.0:group:members")
+
+
+def split_group_patch(operations: list[dict[str, Any]]) -> SplitPatch | None:
+    """Split raw PATCH operations (as sent, ``op`` in any case); None when one is not understood."""
+    changes: list[MemberChange] = []
+    others: list[dict[str, Any]] = []
+    for operation in operations:
+        if not isinstance(operation, dict):
+            return None
+        op = str(operation.get("op", "")).lower()
+        path = operation.get("path")
+        value = operation.get("value")
+        if path is None:
+            if op not in ("add", "replace") or not isinstance(value, dict):
+                return None
+            rest = {k: v for k, v in value.items() if not _is_members(k)}
+            member_keys = [k for k in value if _is_members(k)]
+            for key in member_keys:
+                ids = _member_ids(value[key])
+                if ids is None:
+                    return None
+                if op == "replace":
+                    changes.append(MemberChange("clear"))
+                changes.append(MemberChange("add", ids))
+            if rest:
+                others.append({**operation, "value": rest})
+            continue
+        if not isinstance(path, str):
+            return None
+        if _is_members(path):
+            if op == "add":
+                ids = _member_ids(value)
+                if ids is None:
+                    return None
+                changes.append(MemberChange("add", ids))
+            elif op == "replace":
+                ids = [] if value in (None, []) else _member_ids(value)
+                if ids is None:
+                    return None
+                changes.append(MemberChange("clear"))
+                if ids:
+                    changes.append(MemberChange("add", ids))
+            elif op == "remove":
+                if value is None:
+                    changes.append(MemberChange("clear"))
+                else:
+                    ids = _member_ids(value)
+                    if ids is None:
+                        return None
+                    changes.append(MemberChange("remove", ids))
+            else:
+                return None
+            continue
+        match = _VALUE_EQ.match(path)
+        if match:
+            if op != "remove":
+                return None
+            changes.append(MemberChange("remove", [match.group(1).replace('\\"', '"')]))
+            continue
+        if path.strip().lower().startswith("members"):
+            return None
+        others.append(operation)
+    return SplitPatch(changes, others)

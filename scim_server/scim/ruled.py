@@ -1,0 +1,132 @@
+"""The SCIM door's link to the domain: every User write passes the account rules first.
+
+This sits in the SCIM layer, between scim2-server's handler and the SQL storage: the storage
+stays rule-free, the domain stays protocol-free, and SCIM, the admin API and the admin UI all
+refuse the same changes with the same rule ids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from scim2_models import NotFoundException, PreconditionFailedException, Resource, ResourceType
+from sqlalchemy import select
+
+from scim_server.domain import users as user_rules
+from scim_server.domain.actors import Actor
+from scim_server.storage.models import User
+from scim_server.storage.scim_storage import SqlScimStorage
+
+
+def user_state_of(resource: Resource[Any], *, current_status: str | None = None) -> user_rules.UserState:
+    """The rule-relevant view of a SCIM User: type, status (from ``active``) and main email."""
+    user_type = getattr(resource, "user_type", None) or "Member"
+    active = getattr(resource, "active", None)
+    if current_status == "pending" and active is not True:
+        status = "pending"  # an IdP echoing active=false does not touch an invitation
+    else:
+        status = "inactive" if active is False else "active"
+    emails = getattr(resource, "emails", None) or []
+    primary = next((e for e in emails if getattr(e, "primary", False)), None)
+    chosen = primary or (emails[0] if emails else None)
+    email = str(chosen.value) if chosen is not None and chosen.value else None
+    return user_rules.UserState(user_type=str(user_type), status=status, email=email)
+
+
+def scim_actor() -> Actor:
+    principal = g.scim_principal
+    return Actor(
+        door="scim",
+        user_id=principal.user.id if principal.user else None,
+        credential_id=principal.credential.id,
+        client=g.get("scim_client"),
+    )
+
+
+class RuledScimStorage(SqlScimStorage):
+    """SqlScimStorage whose User writes are checked by the domain and audited."""
+
+    def _state_row(self, user_id: str) -> User:
+        row = self._session().execute(
+            select(User).where(
+                User.id == user_id, User.account_id == self._account_id(), User.status != "deleted"
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFoundException(detail=f"Resource {user_id} not found")
+        return row
+
+    def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        if resource_type.name == "User":
+            user_rules.check_user_create(
+                self._session(), g.account, user_state_of(resource), actor=scim_actor()
+            )
+        created = super().create(resource_type, resource)
+        self._audit("create", resource_type, created.id, None, created)
+        return created
+
+    def update(
+        self,
+        resource_type: ResourceType,
+        resource: Resource[Any],
+        *,
+        expected_version: str | None = None,
+    ) -> Resource[Any]:
+        before = None
+        if resource_type.name == "User":
+            row = self._state_row(str(resource.id))
+            before = user_rules.UserState(user_type=row.user_type, status=row.status, email=row.email)
+            after = user_state_of(resource, current_status=row.status)
+            user_rules.check_user_change(
+                self._session(), g.account, row.id, before, after, actor=scim_actor()
+            )
+        updated = super().update(resource_type, resource, expected_version=expected_version)
+        self._audit("update", resource_type, updated.id, before, updated)
+        return updated
+
+    def delete(
+        self,
+        resource_type: ResourceType,
+        resource_id: str,
+        *,
+        expected_version: str | None = None,
+    ) -> None:
+        if resource_type.name != "User":
+            super().delete(resource_type, resource_id, expected_version=expected_version)
+            self._audit("delete", resource_type, resource_id, None, None)
+            return
+        current = self.get(resource_type, resource_id)
+        if expected_version is not None and current.meta and current.meta.version != expected_version:
+            raise PreconditionFailedException(detail="The resource has changed")
+        # The IdP's DELETE is final: deactivate and delete (anonymise) in one transaction.
+        user_rules.delete_user(
+            self._session(), g.account, resource_id, actor=scim_actor(), via_scim=True
+        )
+
+    def _audit(
+        self, action: str, resource_type: ResourceType, target_id: Any, before: Any, after: Any
+    ) -> None:
+        def summary(value: Any) -> dict[str, Any] | None:
+            if value is None:
+                return None
+            if isinstance(value, user_rules.UserState):
+                return {"userType": value.user_type, "status": value.status, "email": value.email}
+            return {
+                "id": value.id,
+                "userName": getattr(value, "user_name", None),
+                "displayName": getattr(value, "display_name", None),
+                "active": getattr(value, "active", None),
+                "userType": getattr(value, "user_type", None),
+            }
+
+        user_rules.record_audit(
+            self._session(),
+            g.account,
+            actor=scim_actor(),
+            action=f"{resource_type.name.lower()}.{action}",
+            target_type=resource_type.name,
+            target_id=str(target_id) if target_id else None,
+            before=summary(before),
+            after=summary(after),
+        )

@@ -1,0 +1,121 @@
+"""Our seams on scim2-server's ScimService: account-bound authorization, /Me, domain errors.
+
+scim2-server owns the protocol (validation, PATCH semantics, ETags, Bulk, paging, error
+bodies); this subclass only adds what an account-scoped server needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+from pydantic_core import from_json
+
+from scim2_models import (
+    Context,
+    Error,
+    ForbiddenException,
+    NotFoundException,
+    Resource,
+    ResourceType,
+    ResponseParameters,
+    SCIMException,
+    UnauthorizedException,
+)
+from scim2_server.requests import ScimRequest
+from scim2_server.responses import ScimResponse
+from scim2_server.routing import Target
+from scim2_server.service import ScimService
+
+from scim_server.auth import Principal
+from scim_server.domain.errors import DomainError, InvalidInput, NotFound, RuleViolation, Severity
+from scim_server.scim import quirks
+
+ModelT = TypeVar("ModelT")
+
+# pydantic appends a documentation link to its messages: not for an API client.
+_PYDANTIC_NOISE = re.compile(r"\n\s*For further information visit \S+")
+
+# RFC 7644 §3.12 scimType for each family of rule refusal.
+_SCIM_TYPES = {Severity.INVALID: "invalidValue", Severity.FORBIDDEN: None, Severity.CONFLICT: None}
+
+
+def scim_exception_of(error: DomainError) -> SCIMException:
+    """Turn a domain error into the SCIM error a client sees; the rule id leads the detail."""
+    if isinstance(error, RuleViolation):
+        exc = SCIMException(detail=f"{error.rule}: {error.message}")
+        exc.status = error.severity.value
+        exc.scim_type = _SCIM_TYPES[error.severity]
+        return exc
+    if isinstance(error, NotFound):
+        return NotFoundException(detail=error.message)
+    if isinstance(error, InvalidInput):
+        exc = SCIMException(detail=error.message)
+        exc.status = 400
+        exc.scim_type = "invalidValue"
+        return exc
+    exc = SCIMException(detail=error.message)
+    exc.status = 400
+    return exc
+
+
+class AccountScimService(ScimService):
+    """A ScimService whose subject is a :class:`~scim_server.auth.Principal` (a SCIM token)."""
+
+    def authorize(self, request: ScimRequest, target: Target, resource_type: ResourceType) -> None:
+        """Only SCIM tokens reach the SCIM endpoints (RFC 7644 §2)."""
+        subject = request.subject
+        if not isinstance(subject, Principal):
+            raise UnauthorizedException(detail="A SCIM bearer token is required")
+        if subject.credential.kind != "scim":
+            raise ForbiddenException(detail="This token is not a SCIM token")
+
+    def me_target(self, request: ScimRequest) -> tuple[ResourceType, str]:
+        """/Me is the user the SCIM token was issued to (RFC 7644 §3.11)."""
+        subject = request.subject
+        if not isinstance(subject, Principal):
+            raise UnauthorizedException(detail="A SCIM bearer token is required")
+        if subject.user is None or subject.user.status == "deleted":
+            raise NotFoundException(detail="This token is not bound to a user")
+        return self.get_resource_type("User"), subject.user.id
+
+    @staticmethod
+    def error_of(exception: Exception) -> Error:
+        """Domain refusals become SCIM errors; anything unexpected is a bare 500 (no traceback)."""
+        if isinstance(exception, DomainError):
+            exception = scim_exception_of(exception)
+        error = ScimService.error_of(exception)
+        if error.detail:
+            error.detail = _PYDANTIC_NOISE.sub("", error.detail)
+        return error
+
+    def read_body(self, model: Any, body: bytes, content_type: str | None, scim_ctx: Context) -> Any:
+        """Validate a body after rewriting the IdP quirks the models do not absorb (see quirks)."""
+        self.ensure_json(content_type)
+        try:
+            document = from_json(body)
+        except ValueError:
+            document = None  # let the stock path report the syntax error
+        if document is not None and quirks.normalise(document):
+            body = json.dumps(document).encode()
+        return super().read_body(model, body, content_type, scim_ctx)
+
+    def patch_response(
+        self,
+        base_url: str,
+        resource: Resource[Any],
+        response_parameters: ResponseParameters[Any],
+    ) -> ScimResponse:
+        """PATCH on a User answers 200 with the user, as Okta expects (RFC 7644 §3.5.2 allows
+        both); on a Group it answers 204 unless attributes are asked for, so that a
+        membership change never serialises a large group."""
+        if resource.meta is not None and resource.meta.resource_type == "User":
+            return self.resource_response(
+                self.publish(base_url, resource),
+                Context.RESOURCE_REPLACEMENT_RESPONSE,
+                response_parameters,
+                status=HTTPStatus.OK,
+            )
+        return super().patch_response(base_url, resource, response_parameters)
