@@ -1,0 +1,663 @@
+"""Account rules and the user lifecycle, written once for every door (SCIM, admin API, UI).
+
+Rule ids (stable; each door shows them in its own error format):
+
+- ``user_type.invalid``: a type other than Admin, Member, Viewer, Guest.
+- ``seats.exceeded``: more active paying users (Admin, Member) than the plan's seats.
+- ``operators.limit``: more users (not deleted) than the plan's operator limit.
+- ``admin.holds_scim_tokens``: demoting, deactivating or deleting an Admin holding an unrevoked
+  SCIM token.
+- ``admin.last``: leaving the account without an active Admin.
+- ``guest.same_domain`` / ``guest.domain_not_allowed``: the email domain rules of Guests.
+- ``status.pending``: activating or deactivating a pending (invited) user.
+- ``delete.requires_inactive``: deleting an active user through the admin API or UI.
+- ``bulk.too_many`` / ``bulk.self`` / ``bulk.nonpaying_to_paying``: bulk changes.
+- ``email.confirmation_required``: an admin changes another user's email only by confirmation.
+- ``profile.admin_limits``: an admin never sets another user's password.
+
+Seat and limit checks first take a row lock on the account (``SELECT … FOR UPDATE`` on
+PostgreSQL; SQLite serialises writers with ``BEGIN IMMEDIATE``), so that two concurrent
+transactions cannot both take the last seat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.orm import Session
+
+from scim_server.domain import documents
+from scim_server.domain.actors import Actor, Clock
+from scim_server.domain.audit import record_audit
+from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
+from scim_server.domain.mail import Mailer
+from scim_server.domain.resources import on_deactivate, on_delete, on_reactivate
+from scim_server.domain.tables import (
+    EmailChange,
+    Invitation,
+    OAuthClient,
+    OutboxEmail,
+    UserPreferences,
+)
+from scim_server.security import hash_password, hash_token, new_token
+from scim_server.storage.models import (
+    Account,
+    Credential,
+    GroupMember,
+    User,
+    UserEmail,
+    utcnow,
+)
+
+__all__ = [
+    "BULK_MAX", "EMAIL_CHANGE_TTL", "PAYING_TYPES", "USER_TYPES", "BulkReport", "UserState",
+    "accept_invitation", "activate_user", "bulk_change", "change_user_type",
+    "check_user_change", "check_user_create", "confirm_email_change", "deactivate_user",
+    "delete_user", "get_user", "invite_user", "lock_account", "record_activity", "record_audit",
+    "start_email_change", "state_of", "update_profile",
+]
+
+USER_TYPES = ("Admin", "Member", "Viewer", "Guest")
+PAYING_TYPES = ("Admin", "Member")
+STATUSES = ("active", "inactive", "pending")
+BULK_MAX = 200
+EMAIL_CHANGE_TTL = dt.timedelta(days=3)
+INVITATION_TTL = dt.timedelta(days=14)
+DELETED_USER = "Deleted user"
+
+
+@dataclass(frozen=True)
+class UserState:
+    """Protocol-neutral view of the fields the rules read."""
+
+    user_type: str  # "Admin" | "Member" | "Viewer" | "Guest" (anything on input: validated)
+    status: str  # "active" | "inactive" | "pending"
+    email: str | None  # primary (or first) email, any case
+
+
+def state_of(user: User) -> UserState:
+    return UserState(user_type=user.user_type, status=user.status, email=user.email)
+
+
+def _paying_active(state: UserState) -> bool:
+    return state.status == "active" and state.user_type in PAYING_TYPES
+
+
+def _active_admin(state: UserState) -> bool:
+    return state.status == "active" and state.user_type == "Admin"
+
+
+# --- locking and counting --------------------------------------------------------------------
+
+def lock_account(session: Session, account: Account) -> None:
+    """Serialise the rule checks of one account until the transaction ends.
+
+    PostgreSQL: a row lock on the account. SQLite: a no-op, the connection already holds the
+    database write lock (``BEGIN IMMEDIATE``)."""
+    session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
+
+
+def _count(session: Session, account: Account, *conditions: Any, exclude: str | None) -> int:
+    stmt = select(func.count()).select_from(User).where(User.account_id == account.id, *conditions)
+    if exclude is not None:
+        stmt = stmt.where(User.id != exclude)
+    return int(session.scalar(stmt) or 0)
+
+
+def _count_paying_active(session: Session, account: Account, exclude: str | None) -> int:
+    return _count(session, account, User.status == "active", User.user_type.in_(PAYING_TYPES),
+                  exclude=exclude)
+
+
+def _count_operators(session: Session, account: Account, exclude: str | None) -> int:
+    return _count(session, account, User.status != "deleted", exclude=exclude)
+
+
+def _holds_scim_tokens(session: Session, account: Account, user_id: str) -> bool:
+    return bool(session.scalar(select(exists().where(
+        Credential.account_id == account.id, Credential.user_id == user_id,
+        Credential.kind == "scim", Credential.revoked_at.is_(None)))))
+
+
+# --- the rules ---------------------------------------------------------------------------------
+
+def _validate(state: UserState) -> None:
+    if state.user_type not in USER_TYPES:
+        raise RuleViolation(
+            "user_type.invalid",
+            f"user type {state.user_type!r} is not valid; use one of {', '.join(USER_TYPES)}",
+            Severity.INVALID,
+        )
+    if state.status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", field="status")
+
+
+def _email_domain(email: str | None) -> str | None:
+    if not email or "@" not in email:
+        return None
+    return email.rsplit("@", 1)[1].strip().lower().rstrip(".")
+
+
+def _matches(domain: str, patterns: Sequence[str]) -> bool:
+    # A subdomain belongs to its parent: mail.example.com is example.com.
+    return any(domain == p.lower() or domain.endswith("." + p.lower()) for p in patterns)
+
+
+def _check_guest(account: Account, email: str | None) -> None:
+    """``guest.same_domain`` and ``guest.domain_not_allowed``."""
+    domain = _email_domain(email)
+    if domain is None:
+        return
+    if _matches(domain, account.domains or []):
+        raise RuleViolation(
+            "guest.same_domain",
+            f"{domain} is one of the account's own domains: make this user a Member or Viewer, "
+            "not a Guest",
+        )
+    if _matches(domain, account.guest_denylist or []) or (
+        account.guest_allowlist is not None and not _matches(domain, account.guest_allowlist)
+    ):
+        raise RuleViolation("guest.domain_not_allowed",
+                            f"guests from {domain} are not allowed in this account")
+
+
+def _check_seats(session: Session, account: Account, user_id: str | None) -> None:
+    if _count_paying_active(session, account, user_id) + 1 > account.seats_limit:
+        raise RuleViolation(
+            "seats.exceeded",
+            f"all {account.seats_limit} seats of the plan are taken by active paying users",
+            Severity.CONFLICT,
+        )
+
+
+def _check_operators(session: Session, account: Account, user_id: str | None) -> None:
+    if _count_operators(session, account, user_id) + 1 > account.operators_limit:
+        raise RuleViolation(
+            "operators.limit",
+            f"the plan allows {account.operators_limit} users and all are in use",
+            Severity.CONFLICT,
+        )
+
+
+def _check_create(session: Session, account: Account, state: UserState) -> None:
+    _validate(state)
+    lock_account(session, account)
+    if state.user_type == "Guest":
+        _check_guest(account, state.email)
+    _check_operators(session, account, None)
+    if _paying_active(state):
+        _check_seats(session, account, None)
+
+
+def _check_transition(
+    session: Session, account: Account, user_id: str, before: UserState, after: UserState,
+    *, bulk: bool = False, accepting: bool = False,
+) -> None:
+    """Every rule a change of one existing user must pass. The account must be locked."""
+    _validate(after)
+    if before.status != after.status and not accepting and "pending" in (before.status,
+                                                                         after.status):
+        raise RuleViolation(
+            "status.pending",
+            "this user has not accepted the invitation yet; pending users cannot be activated "
+            "or deactivated",
+            Severity.CONFLICT,
+        )
+    if bulk and before.user_type in ("Viewer", "Guest") and after.user_type in PAYING_TYPES:
+        raise RuleViolation(
+            "bulk.nonpaying_to_paying",
+            f"a bulk change cannot turn a {before.user_type} into a paying {after.user_type}; "
+            "change this user on its own",
+        )
+    demoted = before.user_type == "Admin" and after.user_type != "Admin"
+    deactivated = before.status == "active" and after.status == "inactive"
+    if before.user_type == "Admin" and (demoted or deactivated) and _holds_scim_tokens(
+        session, account, user_id
+    ):
+        raise RuleViolation(
+            "admin.holds_scim_tokens",
+            "this Admin holds an unrevoked SCIM token; revoke or reassign it first",
+            Severity.CONFLICT,
+        )
+    if _active_admin(before) and not _active_admin(after):
+        _check_not_last_admin(session, account, user_id)
+    if after.user_type == "Guest" and (
+        before.user_type != "Guest" or _norm(before.email) != _norm(after.email)
+    ):
+        _check_guest(account, after.email)
+    if before.status != "active" and after.status == "active" and before.status != "pending":
+        # Reactivation: the operator limit may have been lowered since the deactivation.
+        _check_operators(session, account, user_id)
+    if _paying_active(after) and not _paying_active(before):
+        _check_seats(session, account, user_id)
+
+
+def _check_not_last_admin(session: Session, account: Account, user_id: str) -> None:
+    others = _count(session, account, User.status == "active", User.user_type == "Admin",
+                    exclude=user_id)
+    if others == 0:
+        raise RuleViolation("admin.last",
+                            "this is the account's last active Admin; promote another one first",
+                            Severity.CONFLICT)
+
+
+def _norm(email: str | None) -> str | None:
+    return documents.comparison_key(email).strip() if email else None
+
+
+# --- the SCIM door's entry points ------------------------------------------------------------
+
+def check_user_create(session: Session, account: Account, state: UserState, *,
+                      actor: Actor) -> None:
+    """Check that a user may be created as ``state`` (``user_type.invalid``,
+    ``guest.same_domain``, ``guest.domain_not_allowed``, ``operators.limit``,
+    ``seats.exceeded``). Locks the account until the transaction ends; the caller then writes
+    the user row in the same transaction."""
+    del actor  # all doors may create; kept for symmetry and future per-door rules
+    _check_create(session, account, state)
+
+
+def check_user_change(session: Session, account: Account, user_id: str, before: UserState,
+                      after: UserState, *, actor: Actor, clock: Clock = utcnow) -> None:
+    """Check a change of an existing user from ``before`` to ``after`` and apply its lifecycle
+    effects on resources, before the caller writes the user row in the same transaction.
+
+    Rules: ``user_type.invalid``, ``status.pending``, ``admin.holds_scim_tokens``,
+    ``admin.last``, ``guest.same_domain``, ``guest.domain_not_allowed``, ``operators.limit``,
+    ``seats.exceeded``. Effects: deactivation disables the user's automations and integrations
+    and makes resources without another active owner inaccessible; reactivation makes them
+    accessible again (automations stay disabled)."""
+    del actor
+    lock_account(session, account)
+    _check_transition(session, account, user_id, before, after)
+    _apply_effects(session, account, user_id, before, after, clock=clock)
+
+
+def _apply_effects(session: Session, account: Account, user_id: str, before: UserState,
+                   after: UserState, *, clock: Clock) -> None:
+    if before.status == "active" and after.status == "inactive":
+        session.flush()
+        on_deactivate(session, account, user_id, clock=clock)
+    elif before.status == "inactive" and after.status == "active":
+        on_reactivate(session, account, user_id, clock=clock)
+
+
+def delete_user(session: Session, account: Account, user_id: str, *, actor: Actor,
+                display_name: str | None = None, via_scim: bool | None = None,
+                clock: Clock = utcnow) -> None:
+    """Delete a user for good: personal data erased, the row kept as "Deleted user" (or
+    ``display_name``) so that what they created stays attributed; userName freed; ownerships,
+    memberships, emails, invitations, pending email changes and tokens removed; automations
+    disabled.
+
+    The door decides the precondition (``via_scim``, by default ``actor.door == "scim"``):
+    through SCIM the identity provider's
+    DELETE deactivates and deletes in one transaction; through the admin API or UI an active
+    user must be deactivated first (``delete.requires_inactive``). Both doors: an Admin holding
+    a SCIM token (``admin.holds_scim_tokens``) and the last active Admin (``admin.last``) are
+    refused. After this the SCIM storage must treat the row (status ``deleted``) as gone (404).
+    """
+    user = get_user(session, account, user_id)
+    lock_account(session, account)
+    before = state_of(user)
+    if via_scim is None:
+        via_scim = actor.door == "scim"
+    if not via_scim and user.status == "active":
+        raise RuleViolation("delete.requires_inactive",
+                            "deactivate the user before deleting them", Severity.CONFLICT)
+    if user.user_type == "Admin" and _holds_scim_tokens(session, account, user.id):
+        raise RuleViolation("admin.holds_scim_tokens",
+                            "this Admin holds an unrevoked SCIM token; revoke or reassign it "
+                            "first", Severity.CONFLICT)
+    if _active_admin(before):
+        _check_not_last_admin(session, account, user.id)
+    now = clock()
+    session.flush()
+    on_delete(session, account, user.id, clock=clock)
+    _anonymise(session, account, user, display_name=display_name or DELETED_USER, now=now)
+    record_audit(session, account, actor=actor, action="user.delete", target_type="user",
+                 target_id=user.id, before={"user_type": before.user_type,
+                                            "status": before.status},
+                 after={"status": "deleted"}, clock=clock)
+    session.flush()
+
+
+def _anonymise(session: Session, account: Account, user: User, *, display_name: str,
+               now: dt.datetime) -> None:
+    # Erase, don't hide: every column and side table that can hold personal data is cleared.
+    user.status = "deleted"
+    user.deleted_at = now
+    user.user_name = None
+    user.user_name_key = None
+    user.external_id = None
+    user.email = None
+    user.password_hash = None
+    user.display_name = display_name
+    user.display_name_key = documents.comparison_key(display_name)
+    user.data = {}
+    user.search = {}
+    documents.touch(user, now=now)
+    for table in (UserEmail, EmailChange, Invitation, OutboxEmail, UserPreferences):
+        session.execute(delete(table).where(table.user_id == user.id))  # type: ignore[attr-defined]
+    session.execute(delete(GroupMember).where(GroupMember.account_id == account.id,
+                                              GroupMember.member_id == user.id))
+    # Tokens of a deleted user must stop working; the rows stay for the audit trail.
+    for cred in session.scalars(select(Credential).where(Credential.user_id == user.id,
+                                                         Credential.revoked_at.is_(None))):
+        cred.revoked_at = now
+    for client in session.scalars(select(OAuthClient).where(OAuthClient.user_id == user.id,
+                                                            OAuthClient.revoked_at.is_(None))):
+        client.revoked_at = now
+
+
+# --- services of the admin API and UI --------------------------------------------------------
+
+def get_user(session: Session, account: Account, user_id: str) -> User:
+    """A user of the account that is not deleted, else :class:`NotFound`."""
+    user = session.get(User, user_id)
+    if user is None or user.account_id != account.id or user.status == "deleted":
+        raise NotFound(f"no user {user_id}")
+    return user
+
+
+def _change(session: Session, account: Account, user: User, after: UserState, *, actor: Actor,
+            action: str, clock: Clock, bulk: bool = False, accepting: bool = False) -> User:
+    before = state_of(user)
+    lock_account(session, account)
+    _check_transition(session, account, user.id, before, after, bulk=bulk, accepting=accepting)
+    now = clock()
+    user.user_type = after.user_type
+    user.status = after.status
+    data = dict(user.data or {})
+    data["userType"] = after.user_type
+    data["active"] = after.status == "active"
+    documents.store(user, data, now=now)
+    _apply_effects(session, account, user.id, before, after, clock=clock)
+    record_audit(session, account, actor=actor, action=action, target_type="user",
+                 target_id=user.id,
+                 before={"user_type": before.user_type, "status": before.status},
+                 after={"user_type": after.user_type, "status": after.status}, clock=clock)
+    session.flush()
+    return user
+
+
+def change_user_type(session: Session, account: Account, user_id: str, user_type: str, *,
+                     actor: Actor, clock: Clock = utcnow) -> User:
+    """Change the type of one user (``user_type.invalid``, ``seats.exceeded``,
+    ``admin.holds_scim_tokens``, ``admin.last``, guest rules). A single change may turn a
+    Viewer or Guest into a paying type, within the seats."""
+    user = get_user(session, account, user_id)
+    after = UserState(user_type=user_type, status=user.status, email=user.email)
+    return _change(session, account, user, after, actor=actor, action="user.change_type",
+                   clock=clock)
+
+
+def deactivate_user(session: Session, account: Account, user_id: str, *, actor: Actor,
+                    clock: Clock = utcnow) -> User:
+    """Deactivate (``status.pending``, ``admin.holds_scim_tokens``, ``admin.last``): the user
+    keeps assignments and content, their automations and integrations are disabled, resources
+    they alone own become inaccessible, and they stop counting against the seats."""
+    user = get_user(session, account, user_id)
+    after = UserState(user_type=user.user_type, status="inactive", email=user.email)
+    return _change(session, account, user, after, actor=actor, action="user.deactivate",
+                   clock=clock)
+
+
+def activate_user(session: Session, account: Account, user_id: str, *, actor: Actor,
+                  clock: Clock = utcnow) -> User:
+    """Reactivate (``status.pending``, ``seats.exceeded``, ``operators.limit``); disabled
+    automations stay disabled."""
+    user = get_user(session, account, user_id)
+    after = UserState(user_type=user.user_type, status="active", email=user.email)
+    return _change(session, account, user, after, actor=actor, action="user.activate",
+                   clock=clock)
+
+
+PROFILE_KEYS = (*documents.PROFILE_FIELDS, "notifications", "password", "email")
+
+
+def update_profile(session: Session, account: Account, user_id: str, changes: dict[str, Any],
+                   *, actor: Actor, clock: Clock = utcnow) -> User:
+    """Edit a profile (name, title, phone, locale, notification settings).
+
+    An admin never sets another user's password (``profile.admin_limits``) and changes another
+    user's email only through :func:`start_email_change` (``email.confirmation_required``)."""
+    user = get_user(session, account, user_id)
+    unknown = set(changes) - set(PROFILE_KEYS)
+    if unknown:
+        raise InvalidInput(f"not a profile field: {', '.join(sorted(unknown))}",
+                           field=sorted(unknown)[0])
+    is_self = actor.user_id == user.id
+    if "password" in changes and not is_self:
+        raise RuleViolation("profile.admin_limits",
+                            "an admin cannot set another user's password")
+    if "email" in changes:
+        raise RuleViolation(
+            "email.confirmation_required",
+            "an email address changes only once the new address confirms it: start an email "
+            "change instead",
+        )
+    now = clock()
+    before = documents.read_profile(user)
+    fields = {k: v for k, v in changes.items() if k in documents.PROFILE_FIELDS}
+    if fields:
+        documents.write_profile(user, fields, now=now)
+    if "notifications" in changes:
+        prefs = session.get(UserPreferences, user.id)
+        if prefs is None:
+            prefs = UserPreferences(user_id=user.id, account_id=account.id, notifications={})
+            session.add(prefs)
+        prefs.notifications = dict(changes["notifications"] or {})
+        documents.touch(user, now=now)
+    if "password" in changes:
+        user.password_hash = hash_password(changes["password"])
+        documents.touch(user, now=now)
+    record_audit(session, account, actor=actor, action="user.update_profile",
+                 target_type="user", target_id=user.id,
+                 before={k: before.get(k) for k in fields},
+                 after={**fields, **({"password": "set"} if "password" in changes else {}),
+                        **({"notifications": changes["notifications"]}
+                           if "notifications" in changes else {})},
+                 clock=clock)
+    session.flush()
+    return user
+
+
+def notifications_of(session: Session, user: User) -> dict[str, Any]:
+    prefs = session.get(UserPreferences, user.id)
+    return dict(prefs.notifications) if prefs else {}
+
+
+def record_activity(session: Session, account: Account, user_id: str, *, actor: Actor,
+                    at: dt.datetime | None = None, clock: Clock = utcnow) -> User:
+    """Record that the user was active at ``at`` (now by default). Never moves backwards, and
+    is not audited: it is a measurement, not a change of the account."""
+    del actor
+    user = get_user(session, account, user_id)
+    when = at or clock()
+    if when.tzinfo is None:
+        raise InvalidInput("the time needs a time zone", field="at")
+    if when > clock() + dt.timedelta(minutes=5):
+        raise InvalidInput("the time is in the future", field="at")
+    if user.last_activity_at is None or when > user.last_activity_at:
+        user.last_activity_at = when
+    session.flush()
+    return user
+
+
+# --- invitations -------------------------------------------------------------------------------
+
+def invite_user(session: Session, account: Account, *, email: str, user_type: str = "Member",
+                display_name: str | None = None, actor: Actor, mailer: Mailer,
+                accept_url: Callable[[str], str], clock: Clock = utcnow) -> tuple[User, str]:
+    """Create a pending user and mail them an invitation link; returns (user, token).
+
+    Rules as a creation (``user_type.invalid``, guest rules, ``operators.limit``); seats are
+    checked when the invitation is accepted, pending users do not pay."""
+    email = email.strip()
+    key = documents.comparison_key(email)
+    state = UserState(user_type=user_type, status="pending", email=key)
+    _check_create(session, account, state)
+    taken = session.scalar(select(exists().where(User.account_id == account.id,
+                                                 User.user_name_key == key)))
+    if taken:
+        raise RuleViolation("user.exists", f"a user {email} already exists", Severity.CONFLICT)
+    now = clock()
+    doc = documents.new_user_document(user_name=email, email=email, display_name=display_name,
+                                      user_type=user_type)
+    user = User(account_id=account.id, user_name=email, user_name_key=key, email=key,
+                display_name=display_name,
+                display_name_key=documents.comparison_key(display_name) if display_name else None,
+                user_type=user_type, status="pending", created_at=now, modified_at=now,
+                version=1, data=doc, search=documents.search_doc(doc))
+    session.add(user)
+    session.flush()
+    session.add(UserEmail(user_id=user.id, account_id=account.id, value_key=key,
+                          type_key="work", primary=True))
+    token = new_token("invite")
+    session.add(Invitation(account_id=account.id, user_id=user.id, token_hash=hash_token(token),
+                           invited_by_id=actor.user_id, created_at=now,
+                           expires_at=now + INVITATION_TTL))
+    mailer.send(session, account, to=email, user_id=user.id,
+                subject=f"You are invited to {account.name}",
+                body=f"Accept the invitation: {accept_url(token)}\n"
+                     f"The link is valid until {(now + INVITATION_TTL):%Y-%m-%d %H:%M} UTC.\n")
+    record_audit(session, account, actor=actor, action="user.invite", target_type="user",
+                 target_id=user.id, before=None,
+                 after={"user_type": user_type, "status": "pending"}, clock=clock)
+    session.flush()
+    return user, token
+
+
+def accept_invitation(session: Session, *, token: str, clock: Clock = utcnow) -> User:
+    """Accept an invitation: the pending user becomes active (``seats.exceeded`` if the plan
+    is full). An unknown, used or expired token is :class:`NotFound`."""
+    inv = session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+    now = clock()
+    if inv is None or inv.accepted_at is not None or inv.expires_at < now:
+        raise NotFound("this invitation link is unknown, used or expired")
+    account = session.get(Account, inv.account_id)
+    assert account is not None
+    user = get_user(session, account, inv.user_id)
+    after = UserState(user_type=user.user_type, status="active", email=user.email)
+    actor = Actor(door="api", user_id=user.id, client="invitation")
+    _change(session, account, user, after, actor=actor, action="user.accept_invitation",
+            clock=clock, accepting=True)
+    inv.accepted_at = now
+    session.flush()
+    return user
+
+
+# --- email changes -----------------------------------------------------------------------------
+
+def start_email_change(session: Session, account: Account, user_id: str, new_email: str, *,
+                       actor: Actor, mailer: Mailer, confirm_url: Callable[[str], str],
+                       clock: Clock = utcnow) -> tuple[EmailChange, str]:
+    """Start changing a user's email (``email.confirmation_required``): nothing changes until
+    the link mailed to the new address is followed, within 3 days. Guest rules are checked now
+    and again at confirmation."""
+    user = get_user(session, account, user_id)
+    key = documents.comparison_key(new_email.strip())
+    if user.user_type == "Guest":
+        _check_guest(account, key)
+    now = clock()
+    token = new_token("email")
+    change = EmailChange(account_id=account.id, user_id=user.id, new_email=key,
+                         token_hash=hash_token(token), requested_by_id=actor.user_id,
+                         created_at=now, expires_at=now + EMAIL_CHANGE_TTL)
+    session.add(change)
+    mailer.send(session, account, to=new_email.strip(), user_id=user.id,
+                subject="Confirm your new email address",
+                body=f"Confirm this address for your {account.name} account: "
+                     f"{confirm_url(token)}\nThe link is valid for 3 days; if you do not follow "
+                     "it, nothing changes.\n")
+    record_audit(session, account, actor=actor, action="user.email_change_requested",
+                 target_type="user", target_id=user.id, before=None,
+                 after={"email": "pending confirmation"}, clock=clock)
+    session.flush()
+    return change, token
+
+
+def confirm_email_change(session: Session, *, token: str, clock: Clock = utcnow) -> User:
+    """Apply a confirmed email change. After 3 days the link is refused and nothing changes
+    (rule ``email.confirmation_required``, 409)."""
+    change = session.scalar(select(EmailChange).where(EmailChange.token_hash == hash_token(token)))
+    if change is None or change.confirmed_at is not None:
+        raise NotFound("this confirmation link is unknown or already used")
+    now = clock()
+    if change.expires_at < now:
+        raise RuleViolation("email.confirmation_required",
+                            "this confirmation link has expired; the email was not changed",
+                            Severity.CONFLICT)
+    account = session.get(Account, change.account_id)
+    assert account is not None
+    user = get_user(session, account, change.user_id)
+    lock_account(session, account)
+    if user.user_type == "Guest":
+        _check_guest(account, change.new_email)
+    documents.write_email(user, change.new_email, now=now)
+    session.execute(delete(UserEmail).where(UserEmail.user_id == user.id,
+                                            UserEmail.primary.is_(True)))
+    session.add(UserEmail(user_id=user.id, account_id=account.id, value_key=change.new_email,
+                          type_key="work", primary=True))
+    change.confirmed_at = now
+    record_audit(session, account, actor=Actor(door="api", user_id=user.id,
+                                               client="email-confirmation"),
+                 action="user.email_changed", target_type="user", target_id=user.id,
+                 before={"email": "previous"}, after={"email": "confirmed"}, clock=clock)
+    session.flush()
+    return user
+
+
+# --- bulk changes ------------------------------------------------------------------------------
+
+@dataclass
+class BulkReport:
+    """What a bulk change did, user by user."""
+
+    applied: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (user id, rule, message)
+
+
+def bulk_change(session: Session, account: Account, user_ids: Sequence[str], *, actor: Actor,
+                user_type: str | None = None, status: str | None = None,
+                clock: Clock = utcnow) -> BulkReport:
+    """Change the type or the status of up to 200 users (``bulk.too_many``), never including
+    the acting admin (``bulk.self``). Each user is changed in its own savepoint: a user is
+    changed entirely or skipped with the rule that stopped it (``bulk.nonpaying_to_paying``
+    and every single-user rule)."""
+    if (user_type is None) == (status is None):
+        raise InvalidInput("give either a user type or a status", field="user_type")
+    ids = list(dict.fromkeys(user_ids))
+    if len(ids) > BULK_MAX:
+        raise RuleViolation("bulk.too_many",
+                            f"a bulk change covers at most {BULK_MAX} users, not {len(ids)}",
+                            Severity.INVALID)
+    if actor.user_id is not None and actor.user_id in ids:
+        raise RuleViolation("bulk.self", "a bulk change cannot include yourself",
+                            Severity.INVALID)
+    if user_type is not None:
+        _validate(UserState(user_type=user_type, status="active", email=None))
+    if status is not None and status not in ("active", "inactive"):
+        raise InvalidInput("status must be active or inactive", field="status")
+    report = BulkReport()
+    lock_account(session, account)
+    for uid in ids:
+        try:
+            with session.begin_nested():
+                user = get_user(session, account, uid)
+                after = UserState(user_type=user_type or user.user_type,
+                                  status=status or user.status, email=user.email)
+                _change(session, account, user, after, actor=actor, clock=clock, bulk=True,
+                        action="user.bulk_change_type" if user_type else
+                        "user.bulk_change_status")
+            report.applied.append(uid)
+        except RuleViolation as exc:
+            report.skipped.append((uid, exc.rule, exc.message))
+        except NotFound as exc:
+            report.skipped.append((uid, "user.not_found", exc.message))
+    return report
