@@ -1,0 +1,5 @@
+"""Fixtures for the compliance tests: the SCIM app and accounts of tests/scim, reused as they are."""
+
+from __future__ import annotations
+
+from tests.scim.conftest import account, app, other_account, other_scim, scim  # noqa: F401
