@@ -29,3 +29,9 @@ class Actor:
     def __post_init__(self) -> None:
         if self.door not in DOORS:
             raise ValueError(f"unknown door {self.door!r}; expected one of {', '.join(DOORS)}")
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """An aware UTC datetime. SQLite hands back naive timestamps (UTC by construction), so
+    every comparison with the clock goes through this."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scim_server.domain.actors import Actor, Clock
+from scim_server.domain.actors import Actor, Clock, as_utc
 from scim_server.domain.audit import record_audit
 from scim_server.domain.credentials import issue_credential
 from scim_server.domain.errors import NotFound, RuleViolation, Severity
@@ -183,11 +183,11 @@ def authenticate_bearer(session: Session, secret: str, *,
         ):
             return None
         user_id, credential_id, client_label = cred.user_id, cred.id, cred.name
-        if cred.last_used_at is None or now - cred.last_used_at > USE_RECORD_GRANULARITY:
+        if cred.last_used_at is None or now - as_utc(cred.last_used_at) > USE_RECORD_GRANULARITY:
             cred.last_used_at = now
     else:
         tok = session.scalar(select(OAuthToken).where(OAuthToken.token_hash == digest))
-        if tok is None or tok.revoked_at is not None or tok.expires_at <= now or not tokens_match(
+        if tok is None or tok.revoked_at is not None or as_utc(tok.expires_at) <= now or not tokens_match(
             secret, tok.token_hash
         ):
             return None
@@ -195,7 +195,7 @@ def authenticate_bearer(session: Session, secret: str, *,
         if client is None or client.revoked_at is not None:
             return None
         user_id, credential_id, client_label = client.user_id, client.id, client.client_id
-        if client.last_used_at is None or now - client.last_used_at > USE_RECORD_GRANULARITY:
+        if client.last_used_at is None or now - as_utc(client.last_used_at) > USE_RECORD_GRANULARITY:
             client.last_used_at = now
     if user_id is None:
         return None
@@ -205,7 +205,7 @@ def authenticate_bearer(session: Session, secret: str, *,
     account = session.get(Account, user.account_id)
     if account is None:
         return None
-    if user.last_activity_at is None or now - user.last_activity_at > USE_RECORD_GRANULARITY:
+    if user.last_activity_at is None or now - as_utc(user.last_activity_at) > USE_RECORD_GRANULARITY:
         user.last_activity_at = now
     return Principal(account=account, user=user, credential_id=credential_id,
                      client=client_label)

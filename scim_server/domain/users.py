@@ -31,7 +31,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from scim_server.domain import documents
-from scim_server.domain.actors import Actor, Clock
+from scim_server.domain.actors import Actor, Clock, as_utc
 from scim_server.domain.audit import record_audit
 from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
 from scim_server.domain.mail import Mailer
@@ -483,7 +483,7 @@ def record_activity(session: Session, account: Account, user_id: str, *, actor: 
         raise InvalidInput("the time needs a time zone", field="at")
     if when > clock() + dt.timedelta(minutes=5):
         raise InvalidInput("the time is in the future", field="at")
-    if user.last_activity_at is None or when > user.last_activity_at:
+    if user.last_activity_at is None or when > as_utc(user.last_activity_at):
         user.last_activity_at = when
     session.flush()
     return user
@@ -538,7 +538,7 @@ def accept_invitation(session: Session, *, token: str, clock: Clock = utcnow) ->
     is full). An unknown, used or expired token is :class:`NotFound`."""
     inv = session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
     now = clock()
-    if inv is None or inv.accepted_at is not None or inv.expires_at < now:
+    if inv is None or inv.accepted_at is not None or as_utc(inv.expires_at) < now:
         raise NotFound("this invitation link is unknown, used or expired")
     account = session.get(Account, inv.account_id)
     assert account is not None
@@ -589,7 +589,7 @@ def confirm_email_change(session: Session, *, token: str, clock: Clock = utcnow)
     if change is None or change.confirmed_at is not None:
         raise NotFound("this confirmation link is unknown or already used")
     now = clock()
-    if change.expires_at < now:
+    if as_utc(change.expires_at) < now:
         raise RuleViolation("email.confirmation_required",
                             "this confirmation link has expired; the email was not changed",
                             Severity.CONFLICT)
