@@ -180,7 +180,7 @@ class PgCluster:
         # FORCE (PostgreSQL 13+) ends sessions a test left open, e.g. an engine not disposed.
         self._admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
-    def _admin(self, statement: sql.Composable) -> None:
+    def _admin(self, statement: sql.Composed) -> None:
         # CREATE/DROP DATABASE cannot run inside a transaction block.
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
             conn.execute(statement)
