@@ -1,0 +1,45 @@
+"""The admin JSON API (``/api/v1``): authentication, problem bodies, the operations and their
+OpenAPI document. The app factory calls :func:`init_app` (or registers ``blueprint``)."""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from scim_server.api import auth, openapi, views  # noqa: F401  (register the operations)
+from scim_server.api.problems import (
+    ApiProblem,
+    from_api_problem,
+    from_invalid,
+    from_not_found,
+    from_rule,
+    problem,
+)
+from scim_server.api.routing import blueprint
+from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation
+
+__all__ = ["blueprint", "init_app"]
+
+blueprint.register_error_handler(ApiProblem, from_api_problem)
+blueprint.register_error_handler(RuleViolation, from_rule)
+blueprint.register_error_handler(NotFound, from_not_found)
+blueprint.register_error_handler(InvalidInput, from_invalid)
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    return problem(exc.code or 500, exc.name, exc.description or exc.name)
+
+
+@blueprint.route("/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def _no_such_operation(_unknown: str) -> Response:
+    return problem(404, "Not Found", "There is no such operation in the admin API.")
+
+
+auth.PUBLIC_ENDPOINTS.add(f"{blueprint.name}._no_such_operation")
+
+
+def init_app(app: Flask) -> None:
+    """Register the API and its OAuth 2.0 token endpoint on ``app``."""
+    auth.init_oauth(app)
+    app.register_blueprint(blueprint)

@@ -1,0 +1,88 @@
+"""The OpenAPI 3.1 document of the admin API, built from the registered operations and their
+marshmallow schemas (apispec), so the document cannot drift from what the API validates."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import jsonify
+
+from scim_server.api import schemas as s
+from scim_server.api.routing import OPERATIONS, operation
+
+_PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+PROBLEM = {"application/problem+json": {"schema": "Problem"}}
+
+
+def _resolver(schema: Any) -> str:
+    cls = schema if isinstance(schema, type) else type(schema)
+    return cls.__name__
+
+
+@lru_cache(maxsize=1)
+def build_document() -> dict[str, Any]:
+    spec = APISpec(title="SCIM server admin API", version="1", openapi_version="3.1.0",
+                   plugins=[MarshmallowPlugin(schema_name_resolver=_resolver)],
+                   info={"description": "Admin JSON API: users, lifecycle, resources, audit "
+                                        "log and tokens. Errors are RFC 9457 problem bodies; "
+                                        "account rule refusals carry `rule`."},
+                   servers=[{"url": "/api/v1"}])
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.security_scheme("oauth2", {"type": "oauth2", "flows": {
+        "clientCredentials": {"tokenUrl": "/api/v1/oauth/token", "scopes": {"api": "admin API"}}
+    }})
+    spec.components.schema("Problem", schema=s.Problem)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        path = _PATH_PARAM.sub(r"{\1}", op.rule)
+        params: list[dict[str, Any]] = [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            for n in _PATH_PARAM.findall(op.rule)
+        ]
+        if op.query is not None:
+            params.append({"in": "query", "schema": op.query})
+        responses: dict[str, Any] = {}
+        if op.response is not None:
+            responses[str(op.status)] = {"description": "Success",
+                                         "content": {"application/json": {"schema": op.response}}}
+        elif op.raw:
+            responses["200"] = {"description": "An OAuth 2.0 token response (RFC 6749 §5.1)"}
+        else:
+            responses["204"] = {"description": "Done"}
+        responses["400"] = {"description": "Invalid input", "content": PROBLEM}
+        if not op.public:
+            responses["401"] = {"description": "Missing or bad credentials", "content": PROBLEM}
+            responses["403"] = {"description": "Not an Admin, or refused by a rule",
+                                "content": PROBLEM}
+        if op.rules:
+            responses["409"] = {"description": "Refused by a rule", "content": PROBLEM}
+        entry: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
+                                 "operationId": f"{op.method.lower()}_{path}",
+                                 "parameters": params, "responses": responses}
+        if op.rules:
+            entry["description"] = "Account rules: " + ", ".join(f"`{r}`" for r in op.rules)
+        if op.body is not None:
+            entry["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": op.body}}}
+        elif op.raw:
+            entry["requestBody"] = {"required": True, "content": {
+                "application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "properties": {
+                        "grant_type": {"type": "string", "const": "client_credentials"},
+                        "client_id": {"type": "string"}, "client_secret": {"type": "string"},
+                        "scope": {"type": "string"}},
+                    "required": ["grant_type"]}}}}
+        entry["security"] = [] if op.public else [{"bearer": []}, {"oauth2": ["api"]}]
+        paths.setdefault(path, {})[op.method.lower()] = entry
+    for path, ops in paths.items():
+        spec.path(path=path, operations=ops)
+    return spec.to_dict()
+
+
+@operation("/openapi.json", "GET", summary="This document", tag="misc", public=True, raw=True)
+def openapi_view() -> Any:
+    return jsonify(build_document())

@@ -1,0 +1,64 @@
+"""RFC 9457 problem bodies: the one place the admin API turns errors into responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+
+from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation
+
+PROBLEM_BASE = "urn:scim-server:problem:"
+
+
+class ApiProblem(Exception):
+    """An HTTP-level refusal raised by the API layer itself (auth, malformed request)."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None, *,
+                 type_: str = "about:blank", errors: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail = status, title, detail or title
+        self.type, self.errors, self.headers = type_, errors, headers or {}
+
+
+def problem(status: int, title: str, detail: str, *, type_: str = "about:blank",
+            rule: str | None = None, errors: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
+    if rule is not None:
+        body["rule"] = rule
+    if errors is not None:
+        body["errors"] = errors
+    resp = jsonify(body)
+    resp.status_code = status
+    resp.content_type = "application/problem+json"
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def from_api_problem(exc: ApiProblem) -> Response:
+    return problem(exc.status, exc.title, exc.detail, type_=exc.type, errors=exc.errors,
+                   headers=exc.headers)
+
+
+def from_rule(exc: RuleViolation) -> Response:
+    return problem(exc.severity.value, "Refused by an account rule", exc.message,
+                   type_=PROBLEM_BASE + "rule:" + exc.rule, rule=exc.rule)
+
+
+def from_not_found(exc: NotFound) -> Response:
+    return problem(404, "Not found", exc.message, type_=PROBLEM_BASE + "not-found")
+
+
+def from_invalid(exc: InvalidInput) -> Response:
+    errors = {exc.field: [exc.message]} if exc.field else None
+    return problem(400, "Invalid input", exc.message, type_=PROBLEM_BASE + "invalid-input",
+                   errors=errors)
+
+
+def validation_errors(messages: Any) -> Response:
+    errors = messages if isinstance(messages, dict) else {"_schema": messages}
+    return problem(400, "Invalid input", "The request does not match its schema.",
+                   type_=PROBLEM_BASE + "invalid-input", errors=errors)

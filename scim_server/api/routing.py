@@ -1,0 +1,106 @@
+"""The blueprint, and the ``operation`` decorator: parse and validate the query and the body
+with their schemas, call the view, dump its result with the response schema, and record the
+operation for the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from marshmallow import Schema, ValidationError
+
+from scim_server.api.problems import ApiProblem
+
+blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+
+@dataclass
+class Operation:
+    rule: str
+    method: str
+    summary: str
+    tag: str
+    body: type[Schema] | None
+    query: type[Schema] | None
+    response: type[Schema] | None
+    status: int
+    public: bool
+    rules: tuple[str, ...] = field(default_factory=tuple)
+    raw: bool = False
+
+
+OPERATIONS: list[Operation] = []
+PUBLIC_ENDPOINTS: set[str] = set()
+
+
+def _read_json() -> Any:
+    max_bytes = current_app.config["SCIM_SETTINGS"].max_body_bytes
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ApiProblem(413, "Request body too large", f"The body exceeds {max_bytes} bytes.")
+    raw = request.get_data(cache=True)
+    if len(raw) > max_bytes:
+        raise ApiProblem(413, "Request body too large", f"The body exceeds {max_bytes} bytes.")
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiProblem(400, "Malformed JSON", f"The body is not valid JSON: {exc}") from None
+
+
+def _load(schema_cls: type[Schema], data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ApiProblem(400, "Invalid input", f"The {where} must be a JSON object.")
+    try:
+        return schema_cls().load(data)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise ApiProblem(400, "Invalid input", f"The {where} does not match its schema.",
+                         errors=exc.normalized_messages()) from None
+
+
+def operation(rule: str, method: str, *, summary: str, tag: str,
+              body: type[Schema] | None = None, query: type[Schema] | None = None,
+              response: type[Schema] | None = None, status: int = 200, public: bool = False,
+              rules: tuple[str, ...] = (), raw: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(**path: Any) -> Any:
+            kwargs: dict[str, Any] = dict(path)
+            if raw:  # the view reads the request itself (the form-encoded OAuth endpoint)
+                return view(**kwargs)
+            if query is not None:
+                repeated = [k for k in request.args if len(request.args.getlist(k)) > 1]
+                if repeated:
+                    raise ApiProblem(400, "Invalid input", "A query parameter is repeated.",
+                                     errors={k: ["Repeated."] for k in repeated})
+                args = dict(request.args.items())
+                kwargs["query"] = _load(query, args, "query string")
+            elif request.args:
+                raise ApiProblem(400, "Invalid input", "This operation takes no query parameters.",
+                                 errors={k: ["Unknown field."] for k in request.args})
+            if body is not None:
+                kwargs["body"] = _load(body, _read_json(), "body")
+            elif method in ("POST", "PUT", "PATCH", "DELETE") and _read_json() not in ({}, None):
+                raise ApiProblem(400, "Invalid input", "This operation takes no body.")
+            result = view(**kwargs)
+            if isinstance(result, Response):
+                return result
+            if response is None:
+                return Response(status=status if status != 200 else 204)
+            resp = jsonify(response().dump(result))
+            resp.status_code = status
+            return resp
+
+        endpoint = f"{view.__name__}"
+        blueprint.add_url_rule(rule, endpoint=endpoint, view_func=wrapper, methods=[method])
+        if public:
+            PUBLIC_ENDPOINTS.add(f"{blueprint.name}.{endpoint}")
+        OPERATIONS.append(Operation(rule, method, summary, tag, body, query, response, status,
+                                    public, rules, raw))
+        return wrapper
+
+    return decorator

@@ -1,0 +1,290 @@
+"""The admin API's operations: thin views over the domain services (HTTP → domain)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g
+from marshmallow import Schema
+from sqlalchemy import select
+
+from scim_server.api import schemas as s
+from scim_server.api.auth import oauth_server
+from scim_server.api.routing import operation
+from scim_server.domain import audit, resources, tokens, users
+from scim_server.domain.directory import list_users
+from scim_server.domain.documents import read_profile
+from scim_server.domain.mail import Mailer, mailer_for
+from scim_server.domain.tables import OutboxEmail
+from scim_server.settings import Settings
+from scim_server.storage.models import User
+
+USERS, RES, AUDIT, TOKENS, MISC = "users", "resources", "audit", "tokens", "misc"
+
+
+def _settings() -> Settings:
+    return current_app.config["SCIM_SETTINGS"]  # type: ignore[no-any-return]
+
+
+def _mailer() -> Mailer:
+    return mailer_for(_settings().smtp_url)
+
+
+def _link(path: str) -> Any:
+    base = _settings().base_url.rstrip("/")
+    return lambda token: f"{base}{path}?token={token}"
+
+
+def _fields(obj: object, schema: type[Schema]) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in schema().fields}
+
+
+def user_out(user: User) -> dict[str, Any]:
+    profile = read_profile(user)
+    return {
+        "id": user.id, "user_name": user.user_name, "display_name": user.display_name,
+        "email": user.email, "user_type": user.user_type, "status": user.status,
+        "given_name": profile["given_name"], "family_name": profile["family_name"],
+        "title": profile["title"], "phone": profile["phone"], "locale": profile["locale"],
+        "notifications": users.notifications_of(g.db, user),
+        "last_activity_at": user.last_activity_at,
+        "no_activity_since": (g.account.activity_tracking_since
+                              if user.last_activity_at is None else None),
+        "created_at": user.created_at, "modified_at": user.modified_at,
+    }
+
+
+# --- users -------------------------------------------------------------------------------------
+
+@operation("/users", "GET", summary="List users: search, filter, sort, keyset paging",
+           tag=USERS, query=s.UserListQuery, response=s.UserPageOut)
+def list_users_view(query: dict[str, Any]) -> Any:
+    page = list_users(g.db, g.account, **query)
+    return {"users": [user_out(u) for u in page.users], "next_cursor": page.next_cursor}
+
+
+@operation("/users/<user_id>", "GET", summary="Read a user", tag=USERS, response=s.UserOut)
+def get_user_view(user_id: str) -> Any:
+    return user_out(users.get_user(g.db, g.account, user_id))
+
+
+@operation("/users/<user_id>", "PATCH", summary="Edit a user's profile", tag=USERS,
+           body=s.ProfilePatch, response=s.UserOut,
+           rules=("profile.admin_limits", "email.confirmation_required"))
+def patch_user_view(user_id: str, body: dict[str, Any]) -> Any:
+    return user_out(users.update_profile(g.db, g.account, user_id, body, actor=g.actor))
+
+
+@operation("/users/invite", "POST", summary="Invite a user by email (pending until accepted)",
+           tag=USERS, body=s.InviteRequest, response=s.UserOut, status=201,
+           rules=("user_type.invalid", "operators.limit", "guest.same_domain",
+                  "guest.domain_not_allowed"))
+def invite_view(body: dict[str, Any]) -> Any:
+    user, _token = users.invite_user(g.db, g.account, actor=g.actor, mailer=_mailer(),
+                                     accept_url=_link("/invitations/accept"), **body)
+    return user_out(user)
+
+
+@operation("/invitations/accept", "POST", summary="Accept an invitation (the token is the "
+           "credential)", tag=USERS, body=s.TokenRequest, response=s.AcceptedOut, public=True,
+           rules=("seats.exceeded",))
+def accept_view(body: dict[str, Any]) -> Any:
+    return users.accept_invitation(g.db, token=body["token"])
+
+
+@operation("/users/<user_id>/deactivate", "POST", summary="Deactivate a user", tag=USERS,
+           response=s.UserOut, rules=("status.pending", "admin.holds_scim_tokens", "admin.last"))
+def deactivate_view(user_id: str) -> Any:
+    return user_out(users.deactivate_user(g.db, g.account, user_id, actor=g.actor))
+
+
+@operation("/users/<user_id>/activate", "POST", summary="Activate (reactivate) a user",
+           tag=USERS, response=s.UserOut,
+           rules=("status.pending", "seats.exceeded", "operators.limit"))
+def activate_view(user_id: str) -> Any:
+    return user_out(users.activate_user(g.db, g.account, user_id, actor=g.actor))
+
+
+@operation("/users/<user_id>", "DELETE", summary="Delete a deactivated user for good "
+           "(personal data erased; display_name kept on what they created)", tag=USERS,
+           query=s.DeleteQuery, status=204,
+           rules=("delete.requires_inactive", "admin.holds_scim_tokens", "admin.last"))
+def delete_view(user_id: str, query: dict[str, Any]) -> Any:
+    users.delete_user(g.db, g.account, user_id, actor=g.actor,
+                      display_name=query.get("display_name"), via_scim=False)
+
+
+@operation("/users/<user_id>/type", "POST", summary="Change a user's type", tag=USERS,
+           body=s.TypeChange, response=s.UserOut,
+           rules=("user_type.invalid", "seats.exceeded", "admin.holds_scim_tokens",
+                  "admin.last", "guest.same_domain", "guest.domain_not_allowed"))
+def change_type_view(user_id: str, body: dict[str, Any]) -> Any:
+    return user_out(users.change_user_type(g.db, g.account, user_id, body["user_type"],
+                                           actor=g.actor))
+
+
+@operation("/users/<user_id>/email-change", "POST", summary="Start an email change: a link "
+           "valid 3 days goes to the new address", tag=USERS, body=s.EmailChangeRequest,
+           response=s.EmailChangeOut, status=202,
+           rules=("email.confirmation_required", "guest.same_domain",
+                  "guest.domain_not_allowed"))
+def email_change_view(user_id: str, body: dict[str, Any]) -> Any:
+    change, _token = users.start_email_change(g.db, g.account, user_id, body["email"],
+                                              actor=g.actor, mailer=_mailer(),
+                                              confirm_url=_link("/email-changes/confirm"))
+    return {"user_id": user_id, "expires_at": change.expires_at,
+            "status": "pending confirmation"}
+
+
+@operation("/email-changes/confirm", "POST", summary="Confirm an email change (the token is "
+           "the credential)", tag=USERS, body=s.TokenRequest, response=s.AcceptedOut,
+           public=True, rules=("email.confirmation_required",))
+def confirm_email_view(body: dict[str, Any]) -> Any:
+    return users.confirm_email_change(g.db, token=body["token"])
+
+
+@operation("/users/<user_id>/activity", "POST", summary="Record the user's last activity",
+           tag=USERS, body=s.ActivityRequest, response=s.ActivityOut)
+def activity_view(user_id: str, body: dict[str, Any]) -> Any:
+    return users.record_activity(g.db, g.account, user_id, actor=g.actor, at=body.get("at"))
+
+
+@operation("/users/bulk", "POST", summary="Change the type or status of up to 200 users",
+           tag=USERS, body=s.BulkRequest, response=s.BulkOut,
+           rules=("bulk.too_many", "bulk.self", "bulk.nonpaying_to_paying"))
+def bulk_view(body: dict[str, Any]) -> Any:
+    report = users.bulk_change(g.db, g.account, body["user_ids"], actor=g.actor,
+                               user_type=body.get("user_type"), status=body.get("status"))
+    return {"applied": report.applied,
+            "skipped": [{"user_id": u, "rule": r, "detail": d} for u, r, d in report.skipped]}
+
+
+@operation("/users/<user_id>/transfer", "POST", summary="Transfer all or chosen resources of "
+           "a user to an active user", tag=RES, body=s.TransferRequest, response=s.MovedOut)
+def transfer_view(user_id: str, body: dict[str, Any]) -> Any:
+    moved = resources.transfer_ownership(g.db, g.account, from_user_id=user_id,
+                                         to_user_id=body["to_user_id"],
+                                         resource_ids=body.get("resource_ids"), actor=g.actor)
+    return {"resource_ids": moved}
+
+
+# --- resources ---------------------------------------------------------------------------------
+
+def resource_out(view: resources.ResourceView) -> dict[str, Any]:
+    r = view.resource
+    return {"id": r.id, "kind": r.kind, "name": r.name, "production": r.production,
+            "enabled": r.enabled, "accessible": r.accessible, "owner_ids": view.owner_ids,
+            "created_by_id": r.created_by_id, "created_at": r.created_at}
+
+
+@operation("/resources", "GET", summary="List resources", tag=RES, query=s.ResourceListQuery,
+           response=s.ResourceListOut)
+def list_resources_view(query: dict[str, Any]) -> Any:
+    limit = query["limit"]
+    rows = resources.list_resources(g.db, g.account, kind=query.get("kind"),
+                                    owner_id=query.get("owner_id"),
+                                    after_id=query.get("after"), limit=limit)
+    return {"resources": [resource_out(v) for v in rows],
+            "next_after": rows[-1].resource.id if len(rows) == limit else None}
+
+
+@operation("/resources", "POST", summary="Create a resource", tag=RES, body=s.ResourceCreate,
+           response=s.ResourceOut, status=201)
+def create_resource_view(body: dict[str, Any]) -> Any:
+    return resource_out(resources.create_resource(g.db, g.account, actor=g.actor, **body))
+
+
+@operation("/resources/<resource_id>", "GET", summary="Read a resource", tag=RES,
+           response=s.ResourceOut)
+def get_resource_view(resource_id: str) -> Any:
+    return resource_out(resources.get_resource(g.db, g.account, resource_id))
+
+
+@operation("/resources/<resource_id>/enabled", "PUT", summary="Enable or disable an automation "
+           "or integration", tag=RES, body=s.EnableRequest, response=s.ResourceOut)
+def enable_resource_view(resource_id: str, body: dict[str, Any]) -> Any:
+    return resource_out(resources.set_enabled(g.db, g.account, resource_id, body["enabled"],
+                                              actor=g.actor))
+
+
+@operation("/resources/claim", "POST", summary="The calling admin claims resources", tag=RES,
+           body=s.ClaimRequest, response=s.MovedOut)
+def claim_view(body: dict[str, Any]) -> Any:
+    return {"resource_ids": resources.claim_ownership(g.db, g.account,
+                                                      resource_ids=body["resource_ids"],
+                                                      actor=g.actor)}
+
+
+# --- audit, outbox -----------------------------------------------------------------------------
+
+@operation("/audit", "GET", summary="The audit log, newest first", tag=AUDIT, query=s.AuditQuery,
+           response=s.AuditListOut)
+def audit_view(query: dict[str, Any]) -> Any:
+    entries = audit.list_audit(g.db, g.account, **query)
+    return {"entries": entries,
+            "next_before_id": entries[-1].id if len(entries) == query["limit"] else None}
+
+
+@operation("/outbox", "GET", summary="Emails kept while no SMTP server is configured", tag=MISC,
+           query=s.OutboxQuery, response=s.OutboxListOut)
+def outbox_view(query: dict[str, Any]) -> Any:
+    stmt = select(OutboxEmail).where(OutboxEmail.account_id == g.account.id)
+    if query.get("after_id") is not None:
+        stmt = stmt.where(OutboxEmail.id > query["after_id"])
+    return {"messages": list(g.db.scalars(stmt.order_by(OutboxEmail.id).limit(query["limit"])))}
+
+
+# --- tokens and OAuth clients ------------------------------------------------------------------
+
+@operation("/tokens", "GET", summary="List API and SCIM tokens (never their secrets)",
+           tag=TOKENS, query=s.TokenListQuery, response=s.TokenListOut)
+def list_tokens_view(query: dict[str, Any]) -> Any:
+    return {"tokens": tokens.list_tokens(g.db, g.account, **query)}
+
+
+@operation("/tokens", "POST", summary="Issue a token; the secret is shown once", tag=TOKENS,
+           body=s.TokenCreate, response=s.IssuedTokenOut, status=201)
+def issue_token_view(body: dict[str, Any]) -> Any:
+    cred, secret = tokens.issue_token(g.db, g.account, user_id=body.get("user_id") or g.api_user.id,
+                                      kind=body["kind"], name=body.get("name"), actor=g.actor)
+    return {**_fields(cred, s.TokenOut), "token": secret}
+
+
+@operation("/tokens/<credential_id>", "DELETE", summary="Revoke a token", tag=TOKENS,
+           response=s.TokenOut)
+def revoke_token_view(credential_id: str) -> Any:
+    return tokens.revoke_token(g.db, g.account, credential_id, actor=g.actor)
+
+
+@operation("/tokens/<credential_id>/reassign", "POST", summary="Give a token to another active "
+           "Admin", tag=TOKENS, body=s.ReassignRequest, response=s.TokenOut)
+def reassign_token_view(credential_id: str, body: dict[str, Any]) -> Any:
+    return tokens.reassign_token(g.db, g.account, credential_id, body["user_id"], actor=g.actor)
+
+
+@operation("/oauth/clients", "GET", summary="List OAuth clients", tag=TOKENS,
+           response=s.OAuthClientListOut)
+def list_clients_view() -> Any:
+    return {"clients": tokens.list_oauth_clients(g.db, g.account)}
+
+
+@operation("/oauth/clients", "POST", summary="Register an OAuth client (client credentials); "
+           "the secret is shown once", tag=TOKENS, body=s.OAuthClientCreate,
+           response=s.IssuedOAuthClientOut, status=201)
+def create_client_view(body: dict[str, Any]) -> Any:
+    client, secret = tokens.create_oauth_client(
+        g.db, g.account, user_id=body.get("user_id") or g.api_user.id, name=body.get("name"),
+        actor=g.actor)
+    return {**_fields(client, s.OAuthClientOut), "client_secret": secret}
+
+
+@operation("/oauth/clients/<client_pk>", "DELETE", summary="Revoke an OAuth client", tag=TOKENS,
+           response=s.OAuthClientOut)
+def revoke_client_view(client_pk: str) -> Any:
+    return tokens.revoke_oauth_client(g.db, g.account, client_pk, actor=g.actor)
+
+
+@operation("/oauth/token", "POST", summary="OAuth 2.0 token endpoint (client_credentials grant; "
+           "form-encoded, RFC 6749 §4.4)", tag=TOKENS, public=True, raw=True)
+def oauth_token_view() -> Any:
+    return oauth_server().create_token_response()

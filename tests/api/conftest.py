@@ -1,0 +1,125 @@
+"""Admin API fixtures: the real app on a fresh database, an account with an Admin and tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask, Response, g
+from flask.testing import FlaskClient
+
+from scim_server.api import init_app
+from scim_server.db import make_engine, make_session_factory
+from scim_server.settings import Settings
+from tests.domain.factories import make_account, make_token, make_user
+
+
+@dataclass
+class Seed:
+    account_id: str
+    admin_id: str
+    token: str
+    other_token: str  # an Admin of another account
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, secret_key="x" * 32, max_body_bytes=64 * 1024)
+
+
+def make_api_app(settings: Settings) -> Flask:
+    """The admin API alone, with the app factory's request transaction (commit on success,
+    roll back otherwise), so these tests do not depend on the other doors."""
+    app = Flask("api-tests")
+    app.config.update(SCIM_SETTINGS=settings, TESTING=True, SECRET_KEY=settings.secret_key)
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    app.extensions["scim_engine"] = engine
+    app.extensions["scim_sessions"] = factory
+
+    @app.before_request
+    def open_session() -> None:
+        g.db = factory()
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        session = g.pop("db", None)
+        if session is not None:
+            if response.status_code < 400:
+                session.commit()
+            else:
+                session.rollback()
+            session.close()
+        return response
+
+    @app.teardown_request
+    def close(_exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+    init_app(app)
+    return app
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    app = make_api_app(settings)
+    yield app
+    app.extensions["scim_engine"].dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Any]:
+    session = app.extensions["scim_sessions"]()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def seed(db: Any) -> Seed:
+    account = make_account(db, seats_limit=5)
+    admin = make_user(db, account, "boss", user_type="Admin")
+    token = make_token(db, account, admin)
+    other = make_account(db, "other", domains=["other.test"])
+    other_admin = make_user(db, other, "root", user_type="Admin")
+    other_token = make_token(db, other, other_admin)
+    db.commit()
+    return Seed(account.id, admin.id, token, other_token)
+
+
+class Api:
+    """A test client that sends the seeded Admin's token."""
+
+    def __init__(self, client: FlaskClient, token: str) -> None:
+        self.client, self.token = client, token
+
+    def __getattr__(self, method: str) -> Any:
+        def call(path: str, **kw: Any) -> Any:
+            headers = kw.pop("headers", {})
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+            return getattr(self.client, method)("/api/v1" + path, headers=headers, **kw)
+
+        return call
+
+
+@pytest.fixture
+def api(app: Flask, seed: Seed) -> Api:
+    return Api(app.test_client(), seed.token)
+
+
+@pytest.fixture
+def other_api(app: Flask, seed: Seed) -> Api:
+    return Api(app.test_client(), seed.other_token)
+
+
+def add_user(db: Any, seed: Seed, name: str, **kw: Any) -> str:
+    from scim_server.storage.models import Account
+
+    account = db.get(Account, seed.account_id)
+    user = make_user(db, account, name, **kw)
+    db.commit()
+    return str(user.id)
