@@ -17,6 +17,7 @@ from scim_server.api.problems import (
 )
 from scim_server.api.routing import blueprint
 from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation
+from scim_server.hub import http as hub_http  # noqa: F401  (the hub's operations)
 
 __all__ = ["blueprint", "init_app"]
 
