@@ -1,0 +1,118 @@
+"""The admin UI: a server-rendered console under ``/admin`` for the Admins of an account.
+
+HTTP layer only: it authenticates the admin, picks the account from the session, and calls the
+same domain services as the SCIM door and the admin JSON API, so every refusal is the domain's
+rule id and sentence. ``scim_server.app`` owns the transaction: a response under 400 commits,
+anything else rolls back; a view that shows a refusal on a redirect rolls back itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from admin_ui import i18n
+from admin_ui.security import CSRF_FIELD, csrf_token, csrf_valid, load_signed_in
+
+blueprint = Blueprint(
+    "admin_ui",
+    __name__,
+    url_prefix="/admin",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+# Pages reachable without signing in (the endpoint names, without the blueprint prefix).
+PUBLIC_ENDPOINTS = frozenset(
+    {"login", "oidc_login", "oidc_callback", "static", "confirm_email", "accept_invitation",
+     "set_language"}
+)
+
+
+def init_app(app: Flask) -> None:
+    from admin_ui import views  # noqa: F401  (registers the routes on the blueprint)
+    from admin_ui.oidc import setup_oidc
+
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", 8 * 3600)
+    setup_oidc(app)
+    app.register_blueprint(blueprint)
+
+
+@blueprint.before_request
+def before_request() -> Any:
+    g.lang = i18n.pick_language()
+    g.zone = i18n.pick_zone()
+    endpoint = (request.endpoint or "").removeprefix("admin_ui.")
+    if request.method == "POST" and not csrf_valid(request.form.get(CSRF_FIELD)):
+        # Before anything else, including sign-in: a cross-site form must not even try.
+        return render_error(400, i18n.gettext(
+            "The form expired or was not sent by this page; reload the page and try again."))
+    if endpoint in PUBLIC_ENDPOINTS:
+        return None
+    signed_in = load_signed_in(g.db)
+    if signed_in is None:
+        return redirect(url_for("admin_ui.login", next=request.full_path.rstrip("?")))
+    g.admin_ctx = signed_in
+    return None
+
+
+@blueprint.after_request
+def security_headers(response: Response) -> Response:
+    # The console shows tokens once and personal data: never cached, never framed.
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'",
+    )
+    return response
+
+
+@blueprint.app_template_global("csrf_field")
+def csrf_field() -> Any:
+    from markupsafe import Markup
+
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token())
+
+
+@blueprint.context_processor
+def template_helpers() -> dict[str, Any]:
+    return {
+        "_": i18n.gettext,
+        "lang": g.get("lang", i18n.DEFAULT_LANGUAGE),
+        "languages": i18n.LANGUAGES,
+        "zone_name": str(g.get("zone") or i18n.UTC),
+        "fmt_dt": i18n.format_datetime,
+        "fmt_date": i18n.format_date,
+        "ctx": g.get("admin_ctx"),
+    }
+
+
+def render_error(status: int, message: str) -> tuple[str, int]:
+    return render_template("admin/error.html", status=status, message=message), status
+
+
+@blueprint.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Any:
+    messages = {
+        404: "Not found in this account.",
+        400: "That request is not valid.",
+        413: "That request is not valid.",
+    }
+    message = messages.get(exc.code or 500, "That request is not valid.")
+    return render_error(exc.code or 500, i18n.gettext(message))
+
+
+@blueprint.errorhandler(Exception)
+def unexpected(exc: Exception) -> Any:
+    import logging
+
+    logging.getLogger(__name__).exception("admin UI error")
+    return render_error(500, i18n.gettext("Something went wrong on our side; nothing was changed."))
+

@@ -1,0 +1,93 @@
+"""Helpers shared by the admin UI's views: the actor, refusals shown where the admin acted, and
+the return address of a row action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, g, request, url_for
+
+from admin_ui.i18n import gettext
+from admin_ui.security import current
+from scim_server.domain.actors import Actor
+from scim_server.domain.directory import list_users
+from scim_server.domain.documents import comparison_key
+from scim_server.domain.errors import DomainError, RuleViolation, Severity
+from scim_server.domain.mail import Mailer, mailer_for
+from scim_server.storage.models import User
+
+MAX_TEXT = 400
+
+
+def actor() -> Actor:
+    """The audit log's author of a change made here: door ``ui``, the signed-in admin."""
+    return Actor(door="ui", user_id=current().admin.id, client="admin-ui")
+
+
+def mailer() -> Mailer:
+    from flask import current_app
+
+    return mailer_for(current_app.config["SCIM_SETTINGS"].smtp_url)
+
+
+def refusal(exc: DomainError) -> dict[str, Any]:
+    """What a template shows for a refusal: the rule id (if any) and the domain's sentence."""
+    rule = exc.rule if isinstance(exc, RuleViolation) else None
+    return {"text": exc.message, "rule": rule, "title": gettext("Refused")}
+
+
+def flash_refusal(exc: DomainError, *, target: str) -> None:
+    """Show the refusal next to ``target`` (a row id or a panel name) on the next page.
+
+    The transaction is rolled back first: a refused change must leave nothing behind, even
+    though the redirect that follows is a success status (which the app would commit)."""
+    g.db.rollback()
+    flash({**refusal(exc), "target": target}, "error")
+
+
+def flash_done(text: str, *, target: str | None = None) -> None:
+    flash({"text": text, "target": target}, "info")
+
+
+def status_for(exc: DomainError) -> int:
+    if isinstance(exc, RuleViolation):
+        return {Severity.INVALID: 400, Severity.FORBIDDEN: 403,
+                Severity.CONFLICT: 409}.get(exc.severity, 409)
+    return 400
+
+
+def back_to_users() -> str:
+    """The users list the admin acted from (its filters and page), or the plain list."""
+    target = request.form.get("next") or ""
+    if target.startswith("/admin/users") and not target.startswith("//"):
+        return target
+    return url_for("admin_ui.users")
+
+
+def text_field(name: str, *, required: bool = False, limit: int = MAX_TEXT) -> str | None:
+    """A trimmed form value; ``ValueError`` carries the message for the form."""
+    value = (request.form.get(name) or "").strip()
+    if len(value) > limit:
+        raise ValueError(gettext("%(field)s is too long (at most %(n)s characters).",
+                                 field=name, n=limit))
+    if required and not value:
+        raise ValueError(gettext("That request is not valid."))
+    return value or None
+
+
+def looks_like_email(value: str | None) -> bool:
+    if not value or len(value) > MAX_TEXT or " " in value:
+        return False
+    local, _, domain = value.rpartition("@")
+    return bool(local) and "." in domain and not domain.startswith(".")
+
+
+def find_user_by_email(email: str) -> User | None:
+    """The account's user with exactly this email, through the same list the Users page reads."""
+    key = comparison_key(email.strip())
+    page = list_users(g.db, current().account, q=key, limit=200)
+    return next((u for u in page.users if u.email == key or u.user_name_key == key), None)
+
+
+def user_label(user: User) -> str:
+    return user.display_name or user.user_name or user.email or user.id

@@ -1,0 +1,342 @@
+"""The Users page: search, filters, sort, keyset paging, the row menu and the bulk panel.
+
+Every action calls the domain service the admin API calls (``scim_server.domain.users``); a
+refusal comes back as the rule's sentence next to the row, form or panel the admin used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, g, redirect, render_template, request, url_for
+
+from admin_ui import blueprint
+from admin_ui.common import (
+    actor,
+    back_to_users,
+    flash_done,
+    flash_refusal,
+    looks_like_email,
+    mailer,
+    refusal,
+    status_for,
+    text_field,
+    user_label,
+)
+from admin_ui.i18n import gettext
+from admin_ui.security import current
+from scim_server.domain import users as domain
+from scim_server.domain.directory import list_users
+from scim_server.domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
+from scim_server.storage.models import User
+
+PAGE_SIZES = (50, 100, 200)
+# The UI's sort menu → the directory's (sort, order).
+SORTS = {
+    "activity_desc": ("last_activity", "desc"),
+    "activity_asc": ("last_activity", "asc"),
+    "name": ("name", "asc"),
+}
+
+
+def _user_or_404(user_id: str) -> Any:
+    # Another account's user id is "not found", exactly like an id that does not exist.
+    try:
+        return domain.get_user(g.db, current().account, user_id)
+    except NotFound:
+        abort(404)
+
+
+@blueprint.get("/users")
+def users() -> Any:
+    account = current().account
+    args = request.args
+    problems: list[str] = []
+    q = (args.get("q") or "").strip()[:200]
+    user_type = args.get("type") or ""
+    status = args.get("status") or ""
+    sort_key = args.get("sort") or "activity_desc"
+    if user_type and user_type not in domain.USER_TYPES:
+        problems.append(gettext("That request is not valid.") + f" ({user_type})")
+        user_type = ""
+    if status and status not in domain.STATUSES:
+        problems.append(gettext("That request is not valid.") + f" ({status})")
+        status = ""
+    if sort_key not in SORTS:
+        sort_key = "activity_desc"
+    try:
+        per_page = int(args.get("per") or PAGE_SIZES[0])
+    except ValueError:
+        per_page = PAGE_SIZES[0]
+    if per_page not in PAGE_SIZES:
+        per_page = PAGE_SIZES[0]
+    sort, order = SORTS[sort_key]
+    cursor = args.get("cursor") or None
+    try:
+        page = list_users(g.db, account, q=q or None, user_type=user_type or None,
+                          status=status or None, sort=sort, order=order, limit=per_page,
+                          cursor=cursor)
+    except InvalidInput as exc:
+        # A stale or edited cursor: say so and show the first page instead of failing.
+        problems.append(exc.message)
+        cursor = None
+        page = list_users(g.db, account, q=q or None, user_type=user_type or None,
+                          status=status or None, sort=sort, order=order, limit=per_page)
+    filters = {"q": q, "type": user_type, "status": status, "sort": sort_key, "per": per_page}
+    return render_template(
+        "admin/users.html",
+        page=page,
+        filters=filters,
+        cursor=cursor,
+        problems=problems,
+        user_types=domain.USER_TYPES,
+        statuses=domain.STATUSES,
+        sorts=SORTS,
+        page_sizes=PAGE_SIZES,
+        bulk_max=domain.BULK_MAX,
+        since=account.activity_tracking_since,
+        self_id=current().admin.id,
+        shown_targets=[u.id for u in page.users] + ["bulk"],
+    )
+
+
+def _row_action(user_id: str, run: Callable[[], User], done: Callable[[User], str]) -> Any:
+    """Run one domain change of one user; show its refusal on that user's row."""
+    try:
+        user = run()
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        flash_refusal(exc, target=user_id)
+    else:
+        flash_done(done(user), target=user_id)
+    return redirect(back_to_users())
+
+
+@blueprint.post("/users/<user_id>/deactivate")
+def deactivate(user_id: str) -> Any:
+    ctx = current()
+    return _row_action(
+        user_id,
+        lambda: domain.deactivate_user(g.db, ctx.account, user_id, actor=actor()),
+        lambda user: gettext("%(name)s was deactivated.", name=user_label(user)),
+    )
+
+
+@blueprint.post("/users/<user_id>/activate")
+def activate(user_id: str) -> Any:
+    ctx = current()
+    return _row_action(
+        user_id,
+        lambda: domain.activate_user(g.db, ctx.account, user_id, actor=actor()),
+        lambda user: gettext("%(name)s was activated.", name=user_label(user)),
+    )
+
+
+@blueprint.post("/users/<user_id>/type")
+def change_type(user_id: str) -> Any:
+    ctx = current()
+    # An unknown type is not checked here: the domain refuses it with its own rule
+    # (``user_type.invalid``) and sentence, as it does for the other doors.
+    new_type = (request.form.get("user_type") or "").strip()[:40]
+    return _row_action(
+        user_id,
+        lambda: domain.change_user_type(g.db, ctx.account, user_id, new_type, actor=actor()),
+        lambda user: gettext("%(name)s is now %(type)s.", name=user_label(user),
+                             type=gettext(user.user_type)),
+    )
+
+
+@blueprint.route("/users/<user_id>/delete", methods=["GET", "POST"])
+def delete(user_id: str) -> Any:
+    ctx = current()
+    user = _user_or_404(user_id)
+    if request.method == "GET":
+        return render_template("admin/user_delete.html", user=user, next=request.args.get("next"))
+    try:
+        shown_as = text_field("display_name")
+    except ValueError as exc:
+        return render_template("admin/user_delete.html", user=user, error={"text": str(exc)},
+                               next=request.form.get("next")), 400
+    if request.form.get("confirm") != "yes":
+        return render_template(
+            "admin/user_delete.html", user=user, shown_as=shown_as,
+            error={"text": gettext("Tick the box to confirm the deletion.")},
+            next=request.form.get("next"),
+        ), 400
+    try:
+        domain.delete_user(g.db, ctx.account, user.id, actor=actor(), display_name=shown_as)
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        # Rendered, not redirected: the 4xx status makes the app roll the transaction back.
+        return render_template("admin/user_delete.html", user=user, shown_as=shown_as,
+                               error=refusal(exc), next=request.form.get("next")), status_for(exc)
+    flash_done(gettext("The user was deleted."))
+    return redirect(back_to_users())
+
+
+@blueprint.route("/users/<user_id>/email", methods=["GET", "POST"])
+def change_email(user_id: str) -> Any:
+    ctx = current()
+    user = _user_or_404(user_id)
+    if request.method == "GET":
+        return render_template("admin/user_email.html", user=user, next=request.args.get("next"))
+    new_email = (request.form.get("email") or "").strip()
+    if not looks_like_email(new_email):
+        return render_template("admin/user_email.html", user=user, new_email=new_email[:400],
+                               error={"text": gettext("Enter a valid email address.")},
+                               next=request.form.get("next")), 400
+    try:
+        domain.start_email_change(
+            g.db, ctx.account, user.id, new_email, actor=actor(), mailer=mailer(),
+            confirm_url=lambda token: url_for("admin_ui.confirm_email", token=token,
+                                              _external=True),
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        return render_template("admin/user_email.html", user=user, new_email=new_email,
+                               error=refusal(exc), next=request.form.get("next")), status_for(exc)
+    flash_done(gettext("A confirmation link was sent to %(email)s; the email changes once it is "
+                       "followed.", email=new_email), target=user.id)
+    return redirect(back_to_users())
+
+
+PROFILE_FORM = ("given_name", "family_name", "display_name", "title", "phone", "locale")
+
+
+@blueprint.route("/users/<user_id>/profile", methods=["GET", "POST"])
+def edit_profile(user_id: str) -> Any:
+    ctx = current()
+    user = _user_or_404(user_id)
+    from scim_server.domain.documents import read_profile
+
+    profile = read_profile(user)
+    notifications = domain.notifications_of(g.db, user)
+    if request.method == "GET":
+        return render_template("admin/user_profile.html", user=user, profile=profile,
+                               notifications=notifications, next=request.args.get("next"))
+    changes: dict[str, Any] = {}
+    try:
+        for name in PROFILE_FORM:
+            value = text_field(name, limit=40 if name == "locale" else 400)
+            # Only what changed is sent: an untouched field must not be rewritten (or audited).
+            if value != profile.get(name):
+                changes[name] = value
+    except ValueError as exc:
+        return render_template("admin/user_profile.html", user=user, profile=request.form,
+                               notifications=notifications, error={"text": str(exc)},
+                               next=request.form.get("next")), 400
+    wanted = {"email": request.form.get("notify_email") == "on"}
+    if wanted["email"] != bool(notifications.get("email", True)):
+        changes["notifications"] = {**notifications, **wanted}
+    if changes:
+        try:
+            domain.update_profile(g.db, ctx.account, user.id, changes, actor=actor())
+        except NotFound:
+            abort(404)
+        except DomainError as exc:
+            return render_template("admin/user_profile.html", user=user, profile=request.form,
+                                   notifications=notifications, error=refusal(exc),
+                                   next=request.form.get("next")), status_for(exc)
+    flash_done(gettext("The profile was saved."), target=user.id)
+    return redirect(back_to_users())
+
+
+@blueprint.route("/users/invite", methods=["GET", "POST"])
+def invite() -> Any:
+    ctx = current()
+    if request.method == "GET":
+        return render_template("admin/user_invite.html", user_types=domain.USER_TYPES,
+                               values={"user_type": "Member"})
+    email = (request.form.get("email") or "").strip()
+    user_type = request.form.get("user_type") or "Member"
+    values = {"email": email[:400], "user_type": user_type,
+              "display_name": (request.form.get("display_name") or "")[:400]}
+    if not looks_like_email(email):
+        return render_template("admin/user_invite.html", user_types=domain.USER_TYPES,
+                               values=values,
+                               error={"text": gettext("Enter a valid email address.")}), 400
+    try:
+        domain.invite_user(
+            g.db, ctx.account, email=email, user_type=user_type,
+            display_name=values["display_name"].strip() or None, actor=actor(), mailer=mailer(),
+            accept_url=lambda token: url_for("admin_ui.accept_invitation", token=token,
+                                             _external=True),
+        )
+    except DomainError as exc:
+        return render_template("admin/user_invite.html", user_types=domain.USER_TYPES,
+                               values=values, error=refusal(exc)), status_for(exc)
+    flash_done(gettext("%(email)s was invited.", email=email))
+    return redirect(url_for("admin_ui.users", status="pending"))
+
+
+@blueprint.post("/users/bulk")
+def bulk() -> Any:
+    ctx = current()
+    ids = [i for i in request.form.getlist("user_id") if i][: domain.BULK_MAX + 1]
+    user_type = request.form.get("user_type") or None
+    status = request.form.get("status") or None
+    problem = None
+    if not ids:
+        problem = gettext("Select at least one user.")
+    elif not user_type and not status:
+        problem = gettext("Choose a type or a status to apply.")
+    elif user_type and status:
+        problem = gettext("Choose a type or a status, not both.")
+    if problem:
+        flash_refusal(InvalidInput(problem), target="bulk")
+        return redirect(back_to_users())
+    try:
+        report = domain.bulk_change(g.db, ctx.account, ids, actor=actor(), user_type=user_type,
+                                    status=status)
+    except DomainError as exc:
+        # bulk.too_many, bulk.self, an unknown type: nobody was changed.
+        flash_refusal(exc, target="bulk")
+        return redirect(back_to_users())
+    names = _names(report.applied + [uid for uid, _, _ in report.skipped])
+    return render_template(
+        "admin/bulk_result.html",
+        report=report,
+        names=names,
+        change=gettext(user_type) if user_type else gettext(status or ""),
+        next=back_to_users(),
+    )
+
+
+def _names(user_ids: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for uid in user_ids:
+        try:
+            out[uid] = user_label(domain.get_user(g.db, current().account, uid))
+        except NotFound:
+            out[uid] = uid
+    return out
+
+
+# --- links followed by users who are not admins (from the emails) ----------------------------
+
+@blueprint.route("/email-confirmation/<token>", methods=["GET", "POST"])
+def confirm_email(token: str) -> Any:
+    # GET only shows a button: mail scanners that prefetch links must not confirm anything.
+    if request.method == "GET":
+        return render_template("admin/confirm.html", kind="email")
+    try:
+        domain.confirm_email_change(g.db, token=token[:200])
+    except (NotFound, RuleViolation) as exc:
+        return render_template("admin/confirm.html", kind="email", error=refusal(exc)), 410
+    return render_template("admin/confirm.html", kind="email", done=True)
+
+
+@blueprint.route("/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str) -> Any:
+    if request.method == "GET":
+        return render_template("admin/confirm.html", kind="invitation")
+    try:
+        domain.accept_invitation(g.db, token=token[:200])
+    except DomainError as exc:
+        return render_template("admin/confirm.html", kind="invitation",
+                               error=refusal(exc)), status_for(exc)
+    return render_template("admin/confirm.html", kind="invitation", done=True)
