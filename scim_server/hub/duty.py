@@ -115,9 +115,14 @@ def is_on_duty(
 # -- validation ----------------------------------------------------------------------------------
 
 
+# Files of some zoneinfo directories that are not zones of the IANA database: "localtime" is
+# the server's own zone, which would make a schedule mean different things per deployment.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @functools.cache
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - _NOT_ZONES
 
 
 @functools.lru_cache(maxsize=512)
@@ -126,8 +131,8 @@ def zone(name: str) -> ZoneInfo:
 
 
 def check_time_zone(name: str) -> str:
-    # Only names of the IANA database: ZoneInfo alone would also accept file-system paths
-    # of the zoneinfo directory ("posixrules", "localtime" on some systems).
+    # Only names of the IANA database: ZoneInfo alone would also accept other files of the
+    # zoneinfo directory, and raises different errors for malformed keys.
     if not isinstance(name, str) or name not in _zone_names():
         raise InvalidInput(
             f"{name!r} is not an IANA time zone name (for example Europe/Paris)", "time_zone"
