@@ -2,4 +2,11 @@
 
 from __future__ import annotations
 
-from tests.scim.conftest import account, app, other_account, other_scim, scim  # noqa: F401
+from tests.scim.conftest import (  # noqa: F401
+    account,
+    app,
+    fast_password_hash,
+    other_account,
+    other_scim,
+    scim,
+)

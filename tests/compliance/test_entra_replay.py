@@ -20,6 +20,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import pytest
+
 from tests.scim.conftest import ENTERPRISE, ScimClient, user_body
 
 TUTORIAL = "https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups"
@@ -27,6 +29,8 @@ KNOWN_ISSUES = (
     "https://learn.microsoft.com/en-us/entra/identity/app-provisioning/"
     "application-provisioning-config-problem-scim-compatibility"
 )
+
+pytestmark = pytest.mark.usefixtures("fast_password_hash")
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTRA_HEADERS = {"Accept": "application/scim+json"}
 USER_NAME = "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee"

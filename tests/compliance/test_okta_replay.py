@@ -18,11 +18,16 @@ import pytest
 
 from tests.scim.conftest import ScimClient, user_body
 
+pytestmark = pytest.mark.usefixtures("fast_password_hash")
+
 OKTA_DOC = "https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20"
 # Okta's client headers; the body is sent as application/json, which the server must take as well
 # as application/scim+json (RFC 7644 §3.8 makes application/json acceptable).
 OKTA_HEADERS = {"User-Agent": "Okta SCIM Client 1.0.0", "Accept": "application/scim+json"}
 JSON = "application/json; charset=utf-8"
+# The documented bodies use okta.local, a special-use name (RFC 6762) that Active Directory
+# domains still carry; the cycle runs with it and with an ordinary domain.
+DOC_DOMAIN = "okta.local"
 
 
 def okta(scim: ScimClient, method: str, path: str, body: Any = None) -> Any:
@@ -41,13 +46,13 @@ def find_by_user_name(scim: ScimClient, user_name: str) -> dict[str, Any]:
 # -- bodies from OKTA_DOC ----------------------------------------------------------------------
 
 
-def okta_create_user() -> dict[str, Any]:
+def okta_create_user(domain: str = DOC_DOMAIN) -> dict[str, Any]:
     # OKTA_DOC, "Create the User": POST /scim/v2/Users
     return {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": "test.user@okta.local",
+        "userName": f"test.user@{domain}",
         "name": {"givenName": "Test", "familyName": "User"},
-        "emails": [{"primary": True, "value": "test.user@okta.local", "type": "work"}],
+        "emails": [{"primary": True, "value": f"test.user@{domain}", "type": "work"}],
         "displayName": "Test User",
         "locale": "en-US",
         "externalId": "00ujl29u0le5T6Aj10h7",
@@ -57,15 +62,15 @@ def okta_create_user() -> dict[str, Any]:
     }
 
 
-def okta_put_user(user_id: str) -> dict[str, Any]:
+def okta_put_user(user_id: str, domain: str = DOC_DOMAIN) -> dict[str, Any]:
     # OKTA_DOC, "Update the User": PUT /scim/v2/Users/$userID
     return {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "id": user_id,
-        "userName": "test.user@okta.local",
+        "userName": f"test.user@{domain}",
         "name": {"givenName": "Another", "middleName": "Excited", "familyName": "User"},
-        "emails": [{"primary": True, "value": "test.user@okta.local", "type": "work",
-                    "display": "test.user@okta.local"}],
+        "emails": [{"primary": True, "value": f"test.user@{domain}", "type": "work",
+                    "display": f"test.user@{domain}"}],
         "active": True,
         "groups": [],
         "meta": {"resourceType": "User"},
@@ -121,14 +126,16 @@ def okta_replace_members(members: list[tuple[str, str]]) -> dict[str, Any]:
 # -- the cycle ---------------------------------------------------------------------------------
 
 
-def test_user_lifecycle(scim: ScimClient) -> None:
+@pytest.mark.parametrize("domain", [DOC_DOMAIN, "okta.example"])
+def test_user_lifecycle(scim: ScimClient, domain: str) -> None:
+    user_name = f"test.user@{domain}"
     # Lookup before create: a no-match filter is 200 with totalResults 0 (OKTA_DOC).
-    empty = find_by_user_name(scim, "test.user@okta.local")
+    empty = find_by_user_name(scim, user_name)
     assert empty["totalResults"] == 0
     assert empty.get("Resources", []) == []
     assert "urn:ietf:params:scim:api:messages:2.0:ListResponse" in empty["schemas"]
 
-    sent = okta_create_user()
+    sent = okta_create_user(domain)
     created = okta(scim, "POST", "/Users", sent)
     assert created.status_code == 201, created.get_data(as_text=True)
     user = created.get_json()
@@ -140,20 +147,20 @@ def test_user_lifecycle(scim: ScimClient) -> None:
     assert user["meta"]["resourceType"] == "User"
     assert created.headers["Location"] == user["meta"]["location"]
 
-    found = find_by_user_name(scim, "test.user@okta.local")
+    found = find_by_user_name(scim, user_name)
     assert found["totalResults"] == 1
     assert found["Resources"][0]["id"] == user_id
     # Okta matches userName case-insensitively: caseExact is false for userName (RFC 7643 §4.1.1).
-    assert find_by_user_name(scim, "Test.User@OKTA.local")["totalResults"] == 1
+    assert find_by_user_name(scim, user_name.upper())["totalResults"] == 1
 
     fetched = okta(scim, "GET", f"/Users/{user_id}")
     assert fetched.status_code == 200
-    assert fetched.get_json()["userName"] == "test.user@okta.local"
+    assert fetched.get_json()["userName"] == user_name
 
-    put = okta(scim, "PUT", f"/Users/{user_id}", okta_put_user(user_id))
+    put = okta(scim, "PUT", f"/Users/{user_id}", okta_put_user(user_id, domain))
     assert put.status_code == 200, put.get_data(as_text=True)
     assert put.get_json()["name"] == {"givenName": "Another", "middleName": "Excited", "familyName": "User"}
-    assert put.get_json()["emails"][0]["display"] == "test.user@okta.local"
+    assert put.get_json()["emails"][0]["display"] == user_name
     # PUT replaces: what the PUT did not carry is gone (RFC 7644 §3.5.1).
     assert "locale" not in put.get_json()
 
@@ -163,7 +170,7 @@ def test_user_lifecycle(scim: ScimClient) -> None:
         assert deactivated.get_json()["active"] is False
     # A deactivated user is still there, by id and by filter.
     assert okta(scim, "GET", f"/Users/{user_id}").get_json()["active"] is False
-    after = find_by_user_name(scim, "test.user@okta.local")
+    after = find_by_user_name(scim, user_name)
     assert after["totalResults"] == 1 and after["Resources"][0]["active"] is False
 
     reactivated = okta(scim, "PATCH", f"/Users/{user_id}", okta_set_active(True))
@@ -172,21 +179,21 @@ def test_user_lifecycle(scim: ScimClient) -> None:
     assert okta(scim, "GET", f"/Users/{user_id}").get_json()["name"]["middleName"] == "Excited"
 
     # A second create of the same user is a conflict that stops Okta's job (OKTA_DOC: 409).
-    again = okta(scim, "POST", "/Users", okta_create_user())
+    again = okta(scim, "POST", "/Users", okta_create_user(domain))
     assert again.status_code == 409
     assert again.get_json()["status"] == "409"
 
     # Okta never deletes users itself, but an admin unassigning may: DELETE then 404.
     assert okta(scim, "DELETE", f"/Users/{user_id}").status_code == 204
     assert okta(scim, "GET", f"/Users/{user_id}").status_code == 404
-    assert find_by_user_name(scim, "test.user@okta.local")["totalResults"] == 0
+    assert find_by_user_name(scim, user_name)["totalResults"] == 0
 
 
 def test_import_pages_by_start_index(scim: ScimClient) -> None:
     """Okta imports with startIndex/count and needs the same order on every page (OKTA_DOC)."""
     ids = set()
     for n in range(23):
-        response = okta(scim, "POST", "/Users", user_body(f"import{n:02d}@okta.local"))
+        response = okta(scim, "POST", "/Users", user_body(f"import{n:02d}@okta.example"))
         assert response.status_code == 201
         ids.add(response.get_json()["id"])
     seen: list[str] = []
@@ -221,7 +228,7 @@ def _members(scim: ScimClient, group_id: str) -> set[str]:
 def test_group_push_churn_rename_delete(scim: ScimClient) -> None:
     users: list[tuple[str, str]] = []
     for n in range(90):
-        name = f"member{n:02d}@okta.local"
+        name = f"member{n:02d}@okta.example"
         response = okta(scim, "POST", "/Users", user_body(name))
         assert response.status_code == 201
         users.append((response.get_json()["id"], name))
@@ -283,6 +290,6 @@ def test_group_push_churn_rename_delete(scim: ScimClient) -> None:
 @pytest.mark.parametrize("content_type", ["application/scim+json", "application/json",
                                           "application/scim+json; charset=utf-8"])
 def test_both_json_media_types_are_taken(scim: ScimClient, content_type: str) -> None:
-    response = scim.request("POST", "/Users", raw=json.dumps(okta_create_user()), content_type=content_type)
+    response = scim.request("POST", "/Users", raw=json.dumps(okta_create_user("okta.example")), content_type=content_type)
     assert response.status_code == 201, response.get_data(as_text=True)
     assert response.headers["Content-Type"].startswith("application/scim+json")

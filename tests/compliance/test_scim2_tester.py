@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from flask import Flask
 from scim2_client.engines.wsgi import WSGISCIMClient
 from scim2_tester import Status, check_server
 
 from tests.scim.conftest import Account
+
+pytestmark = pytest.mark.usefixtures("fast_password_hash")
 
 PASS = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE, Status.DEVIATION}
 FAIL = {Status.ERROR, Status.CRITICAL}

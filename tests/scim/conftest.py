@@ -116,3 +116,13 @@ def user_body(user_name: str, **extra: Any) -> dict[str, Any]:
 
 def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
     return {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
+
+
+@pytest.fixture
+def fast_password_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cheap argon2 for the accounts' first Admins: SCIM tests never sign in with the password,
+    and the production parameters cost about half a second per account."""
+    from argon2 import PasswordHasher
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr("scim_server.cli.hash_password", hasher.hash)
