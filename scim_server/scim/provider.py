@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import email_validator
 from scim2_models import (
     EnterpriseUser,
     Extension,
@@ -24,6 +25,12 @@ from scim2_models import (
     ServiceProviderConfig,
     User,
 )
+
+# Directories synced from on-premises AD use addresses such as jane@corp.local, and Okta's own
+# examples use okta.local: an email here is an identifier from the IdP, not a mailbox we must
+# reach, so the "special-use domain" refusal of email-validator (used by pydantic's EmailStr in
+# scim2-models) would refuse real provisioning requests. Syntax is still checked.
+email_validator.SPECIAL_USE_DOMAIN_NAMES = []
 
 ACCOUNT_EXTENSION_URN = "urn:scim-server:schemas:extension:account:1.0:User"
 ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

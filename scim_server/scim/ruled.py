@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from scim_server.domain import users as user_rules
 from scim_server.domain.actors import Actor
+from scim_server.domain.audit import record_audit
 from scim_server.storage.models import User
 from scim_server.storage.scim_storage import SqlScimStorage
 
@@ -120,7 +121,7 @@ class RuledScimStorage(SqlScimStorage):
                 "userType": getattr(value, "user_type", None),
             }
 
-        user_rules.record_audit(
+        record_audit(
             self._session(),
             g.account,
             actor=scim_actor(),
@@ -129,4 +130,36 @@ class RuledScimStorage(SqlScimStorage):
             target_id=str(target_id) if target_id else None,
             before=summary(before),
             after=summary(after),
+        )
+
+    def update_group_header(
+        self, group_type: ResourceType, resource: Resource[Any], *, expected_version: str | None = None
+    ) -> Resource[Any]:
+        updated = super().update_group_header(group_type, resource, expected_version=expected_version)
+        self._audit("update", group_type, updated.id, None, updated)
+        return updated
+
+    # Membership steps of the O(delta) group PATCH are audited like any other change.
+    def add_members(self, group_type: ResourceType, group_id: str, member_ids: list[str]) -> None:
+        super().add_members(group_type, group_id, member_ids)
+        self._audit_members(group_id, {"added": member_ids[:1000], "count": len(member_ids)})
+
+    def remove_members(self, group_type: ResourceType, group_id: str, member_ids: list[str]) -> None:
+        super().remove_members(group_type, group_id, member_ids)
+        self._audit_members(group_id, {"removed": member_ids[:1000], "count": len(member_ids)})
+
+    def clear_members(self, group_type: ResourceType, group_id: str) -> None:
+        super().clear_members(group_type, group_id)
+        self._audit_members(group_id, {"cleared": True})
+
+    def _audit_members(self, group_id: str, change: dict[str, Any]) -> None:
+        record_audit(
+            self._session(),
+            g.account,
+            actor=scim_actor(),
+            action="group.members",
+            target_type="Group",
+            target_id=group_id,
+            before=None,
+            after=change,
         )

@@ -91,6 +91,18 @@ class AccountScimService(ScimService):
             error.detail = _PYDANTIC_NOISE.sub("", error.detail)
         return error
 
+    def _known_schemas(self) -> frozenset[str]:
+        known = getattr(self, "_known", None)
+        if known is None:
+            known = frozenset(str(schema.id).lower() for schema in self.provider.schemas)
+            known |= {
+                "urn:ietf:params:scim:api:messages:2.0:patchop",
+                "urn:ietf:params:scim:api:messages:2.0:bulkrequest",
+                "urn:ietf:params:scim:api:messages:2.0:searchrequest",
+            }
+            self._known = known
+        return known
+
     def read_body(self, model: Any, body: bytes, content_type: str | None, scim_ctx: Context) -> Any:
         """Validate a body after rewriting the IdP quirks the models do not absorb (see quirks)."""
         self.ensure_json(content_type)
@@ -98,7 +110,7 @@ class AccountScimService(ScimService):
             document = from_json(body)
         except ValueError:
             document = None  # let the stock path report the syntax error
-        if document is not None and quirks.normalise(document):
+        if document is not None and quirks.normalise(document, self._known_schemas()):
             body = json.dumps(document).encode()
         return super().read_body(model, body, content_type, scim_ctx)
 
