@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +27,24 @@ SERVER_SETTINGS = {
     "shared_buffers": "64MB",
     "log_min_messages": "warning",
 }
+
+
+# Runs beside the test process and stops the cluster if that process dies without its teardown
+# (SIGKILL, or SIGTERM from `timeout`, which Python does not turn into an exception); otherwise
+# every killed run would leave a postgres server behind. It exits once the directory is gone.
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+owner, base_dir, *stop = sys.argv[1:]
+while os.path.isdir(base_dir):
+    try:
+        os.kill(int(owner), 0)
+    except ProcessLookupError:
+        subprocess.run(stop, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+        shutil.rmtree(base_dir, ignore_errors=True)
+        break
+    time.sleep(1)
+"""
 
 
 class PgClusterError(RuntimeError):
@@ -121,6 +140,7 @@ class PgCluster:
                     last_error = exc
                     continue
                 self._running = True
+                self._start_watchdog()
                 return
             raise PgClusterError(f"{last_error}\n--- server log ---\n{self._log_tail()}")
         except BaseException:
@@ -226,10 +246,27 @@ class PgCluster:
         if self._as_root():
             shutil.chown(auto_conf, user="postgres", group=None)
 
-    def _run(self, program: str, *args: str, check: bool = True) -> None:
+    def _start_watchdog(self) -> None:
+        stop = self._command(
+            "pg_ctl", "stop", "--mode", "immediate", "--pgdata", str(self.data_dir)
+        )
+        subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self.base_dir), *stop],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # Its own session, so a signal to the test run's process group does not reach it.
+            start_new_session=True,
+        )
+
+    def _command(self, program: str, *args: str) -> list[str]:
         command = [str(self.bin_dir / program), *args]
         if self._as_root():
             command = ["runuser", "-u", "postgres", "--", *command]
+        return command
+
+    def _run(self, program: str, *args: str, check: bool = True) -> None:
+        command = self._command(program, *args)
         result = subprocess.run(
             command,
             cwd=self.base_dir,  # the server user may not be able to read the caller's cwd
