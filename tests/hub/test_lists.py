@@ -148,3 +148,19 @@ def test_grants_stay_inside_the_account(session: Session, world: World) -> None:
         grant_permission(session, world.account, world.resources["board"],
                          principal_type="user", principal_id=world.users["dave"].id,
                          level="owner", actor=ACTOR)
+
+
+def test_deleting_a_user_removes_their_schedule_and_grants(session: Session, world: World) -> None:
+    from sqlalchemy import func, select
+
+    from scim_server.hub.lifecycle import on_user_deleted
+    from scim_server.hub.tables import DutySchedule, DutyWindow, ResourcePermission
+
+    hank = world.users["hank"]
+    on_user_deleted(session, world.account, hank.id)
+    for table in (DutySchedule, DutyWindow, ResourcePermission):
+        count = session.scalar(select(func.count()).select_from(table).where(
+            table.user_id == hank.id))
+        assert count == 0, table.__tablename__
+    # Everyone else's rows are untouched.
+    assert session.get(DutySchedule, world.users["alice"].id) is not None
