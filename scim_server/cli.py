@@ -9,7 +9,7 @@ import re
 import secrets
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -49,8 +49,7 @@ def scim_base_url(settings: Settings) -> str:
 
 def create_account(session: Session, settings: Settings, name: str, domain: str) -> dict[str, Any]:
     """An account, its first Admin (with a password) and a SCIM token for that Admin."""
-    from scim2_models import Email, Name
-    from scim2_models import User as ScimUser
+    from scim2_models import Resource
 
     from scim_server.scim.provider import build_provider
     from scim_server.storage.scim_storage import SqlScimStorage
@@ -68,17 +67,19 @@ def create_account(session: Session, settings: Settings, name: str, domain: str)
 
     provider = build_provider()
     user_type = next(rt for rt in provider.resource_types if rt.name == "User")
-    model = provider.model_for(user_type)
+    model = cast(type[Resource[Any]], provider.model_for(user_type))
     email = f"admin@{domain}"
     storage = SqlScimStorage(session=lambda: session, account_id=lambda: account.id)
     with provider:
-        resource = model(  # type: ignore[misc]
-            user_name=email,
-            display_name="Account Admin",
-            name=Name(given_name="Account", family_name="Admin"),
-            emails=[Email(value=email, type="work", primary=True)],
-            user_type="Admin",
-            active=True,
+        resource = model.model_validate(
+            {
+                "userName": email,
+                "displayName": "Account Admin",
+                "name": {"givenName": "Account", "familyName": "Admin"},
+                "emails": [{"value": email, "type": "work", "primary": True}],
+                "userType": "Admin",
+                "active": True,
+            }
         )
         created = storage.create(user_type, resource)
     admin = session.get(User, created.id)

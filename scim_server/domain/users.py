@@ -43,6 +43,7 @@ from scim_server.domain.tables import (
     OutboxEmail,
     UserPreferences,
 )
+from scim_server.hub.lifecycle import on_user_deleted
 from scim_server.security import hash_password, hash_token, new_token
 from scim_server.storage.models import (
     Account,
@@ -318,6 +319,7 @@ def delete_user(session: Session, account: Account, user_id: str, *, actor: Acto
     now = clock()
     session.flush()
     on_delete(session, account, user.id, clock=clock)
+    on_user_deleted(session, account, user.id)  # duty schedules and own permission grants
     _anonymise(session, account, user, display_name=display_name or DELETED_USER, now=now)
     record_audit(session, account, actor=actor, action="user.delete", target_type="user",
                  target_id=user.id, before={"user_type": before.user_type,

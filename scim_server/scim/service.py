@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import re
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic_core import from_json
-
 from scim2_models import (
     Context,
     Error,
@@ -33,8 +32,6 @@ from scim_server.auth import Principal
 from scim_server.domain.errors import DomainError, InvalidInput, NotFound, RuleViolation, Severity
 from scim_server.scim import quirks
 
-ModelT = TypeVar("ModelT")
-
 # pydantic appends a documentation link to its messages: not for an API client.
 _PYDANTIC_NOISE = re.compile(r"\n\s*For further information visit \S+")
 
@@ -45,10 +42,10 @@ _SCIM_TYPES = {Severity.INVALID: "invalidValue", Severity.FORBIDDEN: None, Sever
 def scim_exception_of(error: DomainError) -> SCIMException:
     """Turn a domain error into the SCIM error a client sees; the rule id leads the detail."""
     if isinstance(error, RuleViolation):
-        exc = SCIMException(detail=f"{error.rule}: {error.message}")
-        exc.status = error.severity.value
-        exc.scim_type = _SCIM_TYPES[error.severity]
-        return exc
+        refusal = SCIMException(detail=f"{error.rule}: {error.message}")
+        refusal.status = error.severity.value
+        refusal.scim_type = _SCIM_TYPES[error.severity]  # type: ignore[assignment]
+        return refusal
     if isinstance(error, NotFound):
         return NotFoundException(detail=error.message)
     if isinstance(error, InvalidInput):
