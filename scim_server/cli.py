@@ -8,7 +8,6 @@ import os
 import re
 import secrets
 import sys
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import func, select
@@ -200,10 +199,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not os.environ.get("SCIM_SECRET_KEY"):
         # Workers must share the secret (cursors, sessions); one per serve run.
         os.environ["SCIM_SECRET_KEY"] = secrets.token_urlsafe(32)
-    conf = Path(__file__).resolve().parents[1] / "deploy" / "gunicorn.conf.py"
-    argv = ["gunicorn", "--bind", f"{host}:{port}"]
-    if conf.exists():
-        argv += ["--config", str(conf)]
+    argv = ["gunicorn", "--config", "python:scim_server.gunicorn_conf", "--bind", f"{host}:{port}"]
     if args.workers:
         argv += ["--workers", str(args.workers)]
     argv.append("scim_server.wsgi:app")

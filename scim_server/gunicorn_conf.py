@@ -1,7 +1,8 @@
 """gunicorn settings for the SCIM server; every knob can be overridden from the environment.
 
-Used by the container image (``gunicorn -c deploy/gunicorn.conf.py scim_server.wsgi:app``) and by
-``scim-server serve`` in a checkout. Command-line flags still win over this file.
+Shipped in the package so an installed server has it: ``scim-server serve`` loads it as
+``-c python:scim_server.gunicorn_conf``; ``deploy/gunicorn.conf.py`` re-exports it for images and
+hand-run gunicorn. Command-line flags still win over this file.
 """
 
 from __future__ import annotations
