@@ -250,6 +250,8 @@ FR: dict[str, str] = {
     "Confirm your new email address": "Confirmez votre nouvelle adresse e-mail",
     "Accept the invitation": "Accepter l'invitation",
     "Confirm": "Confirmer",
+    "Group": "Groupe",
+    "User": "Utilisateur",
     "Your email address is confirmed.": "Votre adresse e-mail est confirmée.",
     "Welcome: the invitation is accepted.": "Bienvenue : l'invitation est acceptée.",
 }
