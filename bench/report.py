@@ -86,6 +86,8 @@ def verdict(row: Row, value: Any) -> str:
     if row.target is None or value is None or isinstance(value, str) or value != value:
         return ""
     if row.higher_is_better:
+        if value <= 0:
+            return "missed (nothing succeeded)"
         return "met" if value >= row.target else f"missed ({row.target / value:.1f}× short)"
     if row.key.endswith("_ratio"):
         return "met" if value <= row.target else f"missed ({value:.1f}× vs ≤ {row.target:g}×)"

@@ -210,7 +210,15 @@ def profile_phases(server: Server, wl: Workload, log_dir: Path) -> dict[str, Any
                                              "value": True}]}).encode()
     from urllib.parse import quote
 
+    bulk_base = 20 * n
+
+    def bulk(i: int) -> Any:
+        ops = [{"method": "POST", "path": "/Users", "bulkId": f"p{k}",
+                "data": user_doc(bulk_base + 100 * i + k, domain)} for k in range(100)]
+        return "POST", "/Bulk", json.dumps({"schemas": [BULK_SCHEMA], "Operations": ops}).encode()
+
     phases = {
+        "bulk_seed": bulk,
         "lookup_username": lambda i: ("GET", "/Users?filter=" + quote(
             f'userName eq "{user_name((i * 7919) % n, domain)}"', safe=""), None),
         "patch_user": lambda i: ("PATCH", f"/Users/{wl.ids[i % n]}", patch_body),
@@ -258,6 +266,7 @@ def environment(workers: int) -> dict[str, Any]:
         "gunicorn": f"deploy/gunicorn.conf.py (gthread), {workers} workers for ours and the "
                     "trivial floor, 1 worker for the reference (in-memory storage is per process); "
                     "worker recycling off (SCIM_MAX_REQUESTS=0) so memory growth stays visible",
+        "load_average": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "client": "127.0.0.1, 16 concurrent requests (2 processes × 8 threads, http.client, "
                   "keep-alive)",
     }
@@ -276,6 +285,8 @@ def render(runs: dict[str, dict[str, Any]]) -> str:
                 f"- date: {env['date']}", f"- machine: {env['machine']}",
                 f"- versions: Python {env['python']}, {env['versions']}",
                 f"- gunicorn: {env['gunicorn']}", f"- client: {env['client']}",
+                f"- load average (1/5/15 min; the machine is shared with other work): "
+                f"{env.get('load_average', '?')}",
                 f"- every figure is the median of {data['runs']} runs unless it says "
                 "\"once\"; ratios are taken within this run", ""]
         columns: dict[str, dict[str, Any]] = {}
@@ -387,8 +398,12 @@ def main(argv: list[str] | None = None) -> int:
             log(f"ours on {engine}")
             data["ours"][engine] = run_ours(engine, sizes, args.workers, log_dir, args.profile,
                                             sizes.runs)
+        data["environment"]["load_average"] = (
+            f"{data['environment']['load_average']} at start, "
+            f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at end")
         print_table(data)
         if mode == "smoke":
+            (log_dir / "smoke.json").write_text(json.dumps(data, indent=1, default=str))
             return 0
         RESULTS_DIR.mkdir(exist_ok=True)
         (RESULTS_DIR / f"{mode}.json").write_text(json.dumps(data, indent=1, default=str))

@@ -168,6 +168,21 @@ def scim_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
+def lift_seat_limits(database_url: str) -> None:
+    """Plans cap seats (1,000 by default); the benchmark's accounts need room for N users.
+
+    There is no CLI for plans, so the benchmark sets the limit in the database it owns.
+    """
+    from sqlalchemy import text
+
+    from scim_server.db import make_engine
+
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE accounts SET seats_limit = 10000000"))
+    engine.dispose()
+
+
 def our_server(database_url: str, workers: int, log_dir: Path) -> tuple[Server, dict[str, Any]]:
     """Our server on ``database_url`` with two accounts: ``bench`` (the big one) and ``small``."""
     port = free_port()
@@ -182,6 +197,7 @@ def our_server(database_url: str, workers: int, log_dir: Path) -> tuple[Server, 
         name: scim_cli(env, "init", "--account", name, "--domain", domain)
         for name, domain in (("bench", "bench.example"), ("small", "small.example"))
     }
+    lift_seat_limits(database_url)
     for name in accounts:
         accounts[name]["api_token"] = scim_cli(
             env, "token", "create", "--account", name, "--kind", "api"
