@@ -375,3 +375,25 @@ def test_ui_changes_are_audited_with_the_ui_door(admin_client: FlaskClient, ui_a
     assert "user.deactivate" in body
     assert "user.deactivate" not in admin_client.get("/admin/audit?door=scim").get_data(
         as_text=True)
+
+
+def test_audit_door_filter_pages_exactly(admin_client: FlaskClient, ui_app: Flask,
+                                         seeded: Seeded) -> None:
+    from scim_server.domain.actors import Actor
+    from scim_server.domain.audit import record_audit
+    from scim_server.storage.models import Account
+
+    with _db(ui_app) as session:
+        account = session.get(Account, seeded.account_id)
+        # 60 UI entries interleaved with 300 API ones: the UI's 60 span several batches.
+        for i in range(360):
+            door = "ui" if i % 6 == 0 else "api"
+            record_audit(session, account, actor=Actor(door=door), action=f"test.{door}.{i}",
+                         target_type="user", target_id=None, before=None, after=None)
+        session.commit()
+    first = admin_client.get("/admin/audit?door=ui").get_data(as_text=True)
+    assert first.count("test.ui.") == 50 and "test.api." not in first
+    older = re.search(r'href="([^"]*before=\d+[^"]*)"', first).group(1).replace("&amp;", "&")
+    second = admin_client.get(older).get_data(as_text=True)
+    assert second.count("test.ui.") == 10 and "test.api." not in second
+    assert "Older entries" not in second
