@@ -115,7 +115,8 @@ def binding_of(model: type[BaseModel], field_name: str, sub: str | None = None) 
 
 def alias(model: Any, field_name: str) -> str:
     """The SCIM name of a field, as ``data`` (and so ``search``) spells it."""
-    field = model.model_fields.get(field_name) if isclass(model) else None
+    fields = getattr(model, "model_fields", None) if isclass(model) else None
+    field = fields.get(field_name) if fields else None
     return (field.serialization_alias if field is not None else None) or field_name
 
 
@@ -134,7 +135,9 @@ def _normalised(model: type[BaseModel], field_name: str, value: Any) -> Any:
                     continue
                 sub_binding = binding_of(model, field_name, sub)
                 try:
-                    entry[alias(type(item), sub)] = comparable(sub_binding, kind_of(sub_binding.target_type), sub_value)
+                    entry[alias(type(item), sub)] = comparable(
+                        sub_binding, kind_of(sub_binding.target_type), sub_value
+                    )
                 except Uncomparable:
                     continue
             out.append(entry)
@@ -205,13 +208,17 @@ class JsonDialect:
 
     name = ""
 
-    def scalar(self, src: ColumnElement[Any], path: tuple[str | int, ...], kind: str) -> ColumnElement[Any]:
+    def scalar(
+        self, src: ColumnElement[Any], path: tuple[str | int, ...], kind: str
+    ) -> ColumnElement[Any]:
         raise NotImplementedError
 
     def present(self, src: ColumnElement[Any], path: tuple[str | int, ...]) -> Predicate:
         raise NotImplementedError
 
-    def elements(self, src: ColumnElement[Any], path: tuple[str | int, ...]) -> tuple[sa.FromClause, ColumnElement[Any]]:
+    def elements(
+        self, src: ColumnElement[Any], path: tuple[str | int, ...]
+    ) -> tuple[sa.FromClause, ColumnElement[Any]]:
         raise NotImplementedError
 
     def ordered(self, expr: ColumnElement[Any], kind: str) -> ColumnElement[Any]:
@@ -229,7 +236,9 @@ class SqliteJson(JsonDialect):
         _check_path(path)
         return "$" + "".join(f"[{p}]" if isinstance(p, int) else f'."{p}"' for p in path)
 
-    def scalar(self, src: ColumnElement[Any], path: tuple[str | int, ...], kind: str) -> ColumnElement[Any]:
+    def scalar(
+        self, src: ColumnElement[Any], path: tuple[str | int, ...], kind: str
+    ) -> ColumnElement[Any]:
         if not path:
             # An entry of json_each: its value column is already the SQL scalar.
             return src
@@ -239,7 +248,9 @@ class SqliteJson(JsonDialect):
     def present(self, src: ColumnElement[Any], path: tuple[str | int, ...]) -> Predicate:
         return sa.func.json_type(src, self._jpath(path)).is_not(None)
 
-    def elements(self, src: ColumnElement[Any], path: tuple[str | int, ...]) -> tuple[sa.FromClause, ColumnElement[Any]]:
+    def elements(
+        self, src: ColumnElement[Any], path: tuple[str | int, ...]
+    ) -> tuple[sa.FromClause, ColumnElement[Any]]:
         each = sa.func.json_each(src, self._jpath(path)).table_valued("value").alias()
         return each, each.c.value
 
@@ -255,7 +266,9 @@ class PostgresJson(JsonDialect):
         inner = ",".join(f'"{p}"' for p in path)
         return sa.literal_column(f"'{{{inner}}}'::text[]")
 
-    def scalar(self, src: ColumnElement[Any], path: tuple[str | int, ...], kind: str) -> ColumnElement[Any]:
+    def scalar(
+        self, src: ColumnElement[Any], path: tuple[str | int, ...], kind: str
+    ) -> ColumnElement[Any]:
         if kind == "num":
             return sa.cast(src.op("#>")(self._path(path)), sa.Numeric())
         if kind == "bool":
@@ -265,7 +278,9 @@ class PostgresJson(JsonDialect):
     def present(self, src: ColumnElement[Any], path: tuple[str | int, ...]) -> Predicate:
         return src.op("#>")(self._path(path)).is_not(None)
 
-    def elements(self, src: ColumnElement[Any], path: tuple[str | int, ...]) -> tuple[sa.FromClause, ColumnElement[Any]]:
+    def elements(
+        self, src: ColumnElement[Any], path: tuple[str | int, ...]
+    ) -> tuple[sa.FromClause, ColumnElement[Any]]:
         from sqlalchemy.dialects.postgresql import JSONB
 
         each = (
@@ -331,7 +346,7 @@ def compare(
             CompareOperator.sw: f"{escaped}%",
             CompareOperator.ew: f"%{escaped}",
         }[op]
-        predicate = expr.like(pattern, escape="\\")
+        predicate: Predicate = expr.like(pattern, escape="\\")
         if json.name == "sqlite" and binding.case_exact and key.lower() != key.upper():
             # SQLite's LIKE folds ASCII case: confirm case-exactly.
             exact = {
@@ -385,11 +400,14 @@ class Elements:
     """The SQL expression of a sub-attribute of an entry (None: the entry itself), given its kind."""
 
     def exists(self, condition: Predicate) -> Predicate:
-        return sa.exists(sa.select(sa.literal(1)).select_from(self.source).where(self.correlation, condition))
+        return sa.exists(
+            sa.select(sa.literal(1)).select_from(self.source).where(self.correlation, condition)
+        )
 
 
 def _fields(model: Any) -> list[str]:
-    return [name for name in model.model_fields if name != "schemas"] if isclass(model) else []
+    fields = getattr(model, "model_fields", None) if isclass(model) else None
+    return [name for name in fields or () if name != "schemas"]
 
 
 class ResourceContext:
@@ -421,7 +439,9 @@ class ResourceContext:
         if sub == "last_modified":
             return self.table.modified_at, "dtcol"
         if sub == "version":
-            return sa.literal('W/"') + sa.cast(self.table.version, sa.String) + sa.literal('"'), "str"
+            return sa.literal('W/"') + sa.cast(self.table.version, sa.String) + sa.literal(
+                '"'
+            ), "str"
         if sub == "resource_type":
             return sa.literal(self.model.__name__.split("[")[0]), "str"
         if sub is None:
@@ -438,7 +458,7 @@ class ResourceContext:
     def doc_path(self, binding: AttributeBinding) -> tuple[str, ...]:
         head: tuple[str, ...] = ()
         if _is_extension(binding.model):
-            head = (str(binding.model.__schema__),)
+            head = (str(getattr(binding.model, "__schema__", "")),)
         return (*head, alias(binding.model, binding.field_name))
 
     def operand(self, binding: AttributeBinding) -> Operand:
@@ -481,7 +501,9 @@ class ResourceContext:
             if sub is None:
                 raise InvalidPathException(detail=f"cannot sort on '{binding.urn}'")
             # No primary entry here: the first entry in load order (by id) stands for them.
-            first = sa.select(sa.func.min(sub)).select_from(special.source).where(special.correlation)
+            first = (
+                sa.select(sa.func.min(sub)).select_from(special.source).where(special.correlation)
+            )
             return first.scalar_subquery(), kind
         path: tuple[str | int, ...] = (*self.doc_path(binding), 0)
         if binding.sub_field_name:
@@ -526,7 +548,9 @@ class SqlFilter(FilterVisitor[Predicate]):
             return fast
         value = coerce_value(binding, node.value, node.op)
         if not binding.is_multivalued:
-            return compare(self.context.json, self.context.operand(binding), node.op, value, binding)
+            return compare(
+                self.context.json, self.context.operand(binding), node.op, value, binding
+            )
         elements = self.context.elements(binding)
         kind = kind_of(binding.target_type)
         expr = elements.sub(binding.sub_field_name, kind)
@@ -551,7 +575,10 @@ class SqlFilter(FilterVisitor[Predicate]):
             return sa.false()
         if not binding.is_multivalued:
             if binding.sub_field_name is None and kind_of(binding.field_type) == "complex":
-                subs = [binding_of(binding.model, binding.field_name, s) for s in _fields(binding.field_type)]
+                subs = [
+                    binding_of(binding.model, binding.field_name, s)
+                    for s in _fields(binding.field_type)
+                ]
                 return sa.or_(sa.false(), *(present(self.context.operand(s)) for s in subs))
             return present(self.context.operand(binding))
         elements = self.context.elements(binding)
@@ -595,14 +622,18 @@ class SqlFilter(FilterVisitor[Predicate]):
 class _EntryFilter(FilterVisitor[Predicate]):
     """The filter of a value selection, over one entry of the multi-valued attribute."""
 
-    def __init__(self, outer: SqlFilter, attr_path: AttrPath, binding: AttributeBinding, elements: Elements):
+    def __init__(
+        self, outer: SqlFilter, attr_path: AttrPath, binding: AttributeBinding, elements: Elements
+    ):
         self.outer = outer
         self.attr_path = attr_path
         self.binding = binding
         self.elements = elements
         self.complex = kind_of(binding.field_type) == "complex"
 
-    def _operand(self, attr_path: AttrPath, for_comparison: bool) -> tuple[Operand, AttributeBinding] | None:
+    def _operand(
+        self, attr_path: AttrPath, for_comparison: bool
+    ) -> tuple[Operand, AttributeBinding] | None:
         if attr_path.uri is not None or attr_path.sub_attr is not None:
             return None
         if not self.complex:
@@ -613,7 +644,9 @@ class _EntryFilter(FilterVisitor[Predicate]):
             expr = self.elements.sub(None, kind)
             return None if expr is None else ((expr, kind), self.binding)
         path = AttrPath(self.attr_path.attr, attr_path.attr, self.attr_path.uri)
-        resolve = self.outer.filter.resolve_comparison if for_comparison else self.outer.filter.resolve
+        resolve = (
+            self.outer.filter.resolve_comparison if for_comparison else self.outer.filter.resolve
+        )
         binding = resolve(path, strict=False)
         if binding is None or binding.sub_field_name is None:
             return None
@@ -650,7 +683,11 @@ def eq_terms(node: FilterNode) -> list[tuple[str, Any]] | None:
     This is the shape of the lookups identity providers make (``emails[type eq "work" and
     value eq "x"]``), which the storage answers from indexed tables.
     """
-    terms = list(node.terms) if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_ else [node]
+    terms = (
+        list(node.terms)
+        if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_
+        else [node]
+    )
     found: list[tuple[str, Any]] = []
     for term in terms:
         if not isinstance(term, Comparison) or term.op != CompareOperator.eq or term.value is None:

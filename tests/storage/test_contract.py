@@ -9,31 +9,43 @@ from scim2_server.utils import load_default_provider
 
 from scim_server.scim.provider import build_provider
 
+# Building a provider builds its models (about a second); the tests share one of each.
+DEFAULT_PROVIDER = load_default_provider()
+OUR_PROVIDER = build_provider()
+
 
 class TestSqliteStorage(ScimStorageContract):
     @pytest.fixture
-    def database_url(self, sqlite_url: str) -> str:
-        return sqlite_url
+    def backend(self) -> str:
+        return "sqlite"
+
+    @pytest.fixture
+    def provider(self) -> ScimProvider:
+        return DEFAULT_PROVIDER
 
 
 @pytest.mark.postgres
 class TestPostgresStorage(ScimStorageContract):
     @pytest.fixture
-    def database_url(self, pg_url: str) -> str:
-        return pg_url
+    def backend(self) -> str:
+        return "postgresql"
+
+    @pytest.fixture
+    def provider(self) -> ScimProvider:
+        return DEFAULT_PROVIDER
 
 
 class TestSqliteStorageOurProvider(TestSqliteStorage):
     @pytest.fixture
     def provider(self) -> ScimProvider:
-        return build_provider()
+        return OUR_PROVIDER
 
 
 @pytest.mark.postgres
 class TestPostgresStorageOurProvider(TestPostgresStorage):
     @pytest.fixture
     def provider(self) -> ScimProvider:
-        return build_provider()
+        return OUR_PROVIDER
 
 
 def test_default_provider_is_the_contracts() -> None:
