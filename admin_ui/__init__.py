@@ -8,13 +8,20 @@ anything else rolls back; a view that shows a refusal on a redirect rolls back i
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from admin_ui import i18n
-from admin_ui.security import CSRF_FIELD, csrf_token, csrf_valid, load_signed_in
+from admin_ui.security import (
+    CSRF_FIELD,
+    SESSION_MAX_AGE,
+    csrf_token,
+    csrf_valid,
+    load_signed_in,
+)
 
 blueprint = Blueprint(
     "admin_ui",
@@ -36,7 +43,10 @@ def init_app(app: Flask) -> None:
     from admin_ui import views  # noqa: F401  (registers the routes on the blueprint)
     from admin_ui.oidc import setup_oidc
 
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", 8 * 3600)
+    # The session cookie expires with the sign-in (the server also refuses older ones), unless
+    # the embedding app chose its own lifetime (Flask's default is 31 days).
+    if app.config.get("PERMANENT_SESSION_LIFETIME") == timedelta(days=31):
+        app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=SESSION_MAX_AGE)
     setup_oidc(app)
     app.register_blueprint(blueprint)
 

@@ -93,8 +93,11 @@ def issue_token() -> Any:
 
 @blueprint.post("/api-users/tokens/<credential_id>/revoke")
 def revoke_token(credential_id: str) -> Any:
+    # OAuth clients are listed with the tokens; the form says which kind it revokes.
+    revoke = (tokens.revoke_oauth_client if request.form.get("kind") == "oauth"
+              else tokens.revoke_token)
     try:
-        tokens.revoke_token(g.db, current().account, credential_id, actor=actor())
+        revoke(g.db, current().account, credential_id, actor=actor())
     except NotFound:
         abort(404)
     except DomainError as exc:

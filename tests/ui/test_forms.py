@@ -397,3 +397,20 @@ def test_audit_door_filter_pages_exactly(admin_client: FlaskClient, ui_app: Flas
     second = admin_client.get(older).get_data(as_text=True)
     assert second.count("test.ui.") == 10 and "test.api." not in second
     assert "Older entries" not in second
+
+
+def test_scim_tokens_are_listed_and_revoking_one_lifts_the_rule(
+        admin_client: FlaskClient, ui_app: Flask, seeded: Seeded) -> None:
+    frank = seeded.users["frank@acme.io"]
+    issued = _post(admin_client, "/admin/api-users/tokens",
+                   {"email": "frank@acme.io", "kind": "scim"}, page="/admin/api-users")
+    assert "scim_" in issued.get_data(as_text=True)
+    assert "SCIM token" in admin_client.get("/admin/api-users").get_data(as_text=True)
+    _post(admin_client, f"/admin/users/{frank}/deactivate")
+    assert "admin.holds_scim_tokens" in admin_client.get("/admin/users").get_data(as_text=True)
+    with _db(ui_app) as session:
+        cred = session.scalar(select(Credential).where(Credential.user_id == frank,
+                                                       Credential.kind == "scim"))
+    _post(admin_client, f"/admin/api-users/tokens/{cred.id}/revoke", {"kind": "scim"})
+    _post(admin_client, f"/admin/users/{frank}/deactivate")
+    assert _user(ui_app, frank).status == "inactive"
