@@ -7,6 +7,8 @@ refuse the same changes with the same rule ids.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import g
@@ -16,6 +18,8 @@ from sqlalchemy import select
 from scim_server.domain import users as user_rules
 from scim_server.domain.actors import Actor
 from scim_server.domain.audit import record_audit
+from scim_server.domain.errors import DomainError
+from scim_server.scim.service import scim_exception_of
 from scim_server.storage.models import User
 from scim_server.storage.scim_storage import SqlScimStorage
 
@@ -45,6 +49,18 @@ def scim_actor() -> Actor:
     )
 
 
+@contextmanager
+def domain_refusals() -> Iterator[None]:
+    """Raise a domain refusal as the SCIM error it stands for (RFC 7644 §3.12).
+
+    scim2-flask answers only SCIMException with a SCIM error; a RuleViolation escaping a
+    single request would otherwise become a bare 500 (Bulk converts through ``error_of``)."""
+    try:
+        yield
+    except DomainError as error:
+        raise scim_exception_of(error) from error
+
+
 class RuledScimStorage(SqlScimStorage):
     """SqlScimStorage whose User writes are checked by the domain and audited."""
 
@@ -60,9 +76,10 @@ class RuledScimStorage(SqlScimStorage):
 
     def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
         if resource_type.name == "User":
-            user_rules.check_user_create(
-                self._session(), g.account, user_state_of(resource), actor=scim_actor()
-            )
+            with domain_refusals():
+                user_rules.check_user_create(
+                    self._session(), g.account, user_state_of(resource), actor=scim_actor()
+                )
         created = super().create(resource_type, resource)
         self._audit("create", resource_type, created.id, None, created)
         return created
@@ -79,9 +96,10 @@ class RuledScimStorage(SqlScimStorage):
             row = self._state_row(str(resource.id))
             before = user_rules.UserState(user_type=row.user_type, status=row.status, email=row.email)
             after = user_state_of(resource, current_status=row.status)
-            user_rules.check_user_change(
-                self._session(), g.account, row.id, before, after, actor=scim_actor()
-            )
+            with domain_refusals():
+                user_rules.check_user_change(
+                    self._session(), g.account, row.id, before, after, actor=scim_actor()
+                )
         updated = super().update(resource_type, resource, expected_version=expected_version)
         self._audit("update", resource_type, updated.id, before, updated)
         return updated
@@ -101,9 +119,10 @@ class RuledScimStorage(SqlScimStorage):
         if expected_version is not None and current.meta and current.meta.version != expected_version:
             raise PreconditionFailedException(detail="The resource has changed")
         # The IdP's DELETE is final: deactivate and delete (anonymise) in one transaction.
-        user_rules.delete_user(
-            self._session(), g.account, resource_id, actor=scim_actor(), via_scim=True
-        )
+        with domain_refusals():
+            user_rules.delete_user(
+                self._session(), g.account, resource_id, actor=scim_actor(), via_scim=True
+            )
 
     def _audit(
         self, action: str, resource_type: ResourceType, target_id: Any, before: Any, after: Any
