@@ -414,3 +414,38 @@ def test_scim_tokens_are_listed_and_revoking_one_lifts_the_rule(
     _post(admin_client, f"/admin/api-users/tokens/{cred.id}/revoke", {"kind": "scim"})
     _post(admin_client, f"/admin/users/{frank}/deactivate")
     assert _user(ui_app, frank).status == "inactive"
+
+
+def test_claim_and_transfer_ownership(admin_client: FlaskClient, ui_app: Flask,
+                                      seeded: Seeded) -> None:
+    from scim_server.domain.actors import Actor
+    from scim_server.domain.resources import create_resource, get_resource
+    from scim_server.storage.models import Account
+
+    bob, alice, frank = (seeded.users[e] for e in ("bob@acme.io", "alice@acme.io",
+                                                   "frank@acme.io"))
+    with _db(ui_app) as session:
+        account = session.get(Account, seeded.account_id)
+        board = create_resource(session, account, kind="board", name="Roadmap",
+                                owner_ids=[bob], actor=Actor(door="api")).resource.id
+        monitor = create_resource(session, account, kind="monitor", name="Uptime",
+                                  owner_ids=[alice], actor=Actor(door="api")).resource.id
+        session.commit()
+    _post(admin_client, f"/admin/users/{bob}/deactivate")
+    assert "inaccessible" in admin_client.get("/admin/resources").get_data(as_text=True)
+    assert _post(admin_client, "/admin/resources/claim", {"resource_id": [board]}).status_code == 302
+    assert "1 resources claimed." in admin_client.get("/admin/resources").get_data(as_text=True)
+    _post(admin_client, "/admin/resources/transfer",
+          {"from_email": "alice@acme.io", "to_email": "frank@acme.io"})
+    assert "1 resources moved." in admin_client.get("/admin/resources").get_data(as_text=True)
+    with _db(ui_app) as session:
+        account = session.get(Account, seeded.account_id)
+        claimed = get_resource(session, account, board)
+        moved = get_resource(session, account, monitor)
+    assert claimed.owner_ids == [seeded.admin_id] and claimed.resource.accessible
+    assert moved.owner_ids == [frank]
+    # Transferring to an inactive user is refused with the domain's rule.
+    _post(admin_client, "/admin/resources/transfer",
+          {"from_email": "frank@acme.io", "to_email": "bob@acme.io"})
+    assert "ownership.requires_active" in admin_client.get("/admin/resources").get_data(
+        as_text=True)
