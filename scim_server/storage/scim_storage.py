@@ -668,6 +668,30 @@ class SqlScimStorage(ScimStorage):
         expected_version: str | None = None,
     ) -> Resource[Any]:
         """Replace a resource (RFC 7644 §3.5.1); the version is checked under a row lock (§3.14)."""
+        return self._update(resource_type, resource, expected_version, members=True)
+
+    def update_group_header(
+        self,
+        group_type: ResourceType,
+        resource: Resource[Any],
+        *,
+        expected_version: str | None = None,
+    ) -> Resource[Any]:
+        """Replace a group's attributes but its members, which stay untouched and unread.
+
+        The non-member operations of a split PATCH (RFC 7644 §3.5.2) land here, so a rename
+        of a 100,000-member group costs one row.
+        """
+        return self._update(group_type, resource, expected_version, members=False)
+
+    def _update(
+        self,
+        resource_type: ResourceType,
+        resource: Resource[Any],
+        expected_version: str | None,
+        *,
+        members: bool,
+    ) -> Resource[Any]:
         kind = self._kind(resource_type)
         self._models.setdefault(str(resource_type.name), type(resource))
         row = self._row(resource_type, resource.id, lock=True)
@@ -689,6 +713,8 @@ class SqlScimStorage(ScimStorage):
         if kind == "User":
             self._replace_emails(row.id, emails)
             return self._build(resource_type, [row], related=True)[0]
+        if not members:
+            return self._build(resource_type, [row], related=False)[0]
         self._set_members(row, resource)
         return self._build(resource_type, [row], related=True)[0]
 
@@ -1034,27 +1060,3 @@ def _read_position(position: Any, kind: str) -> tuple[str, tuple[bool, Any, str]
     elif not isinstance(value, str):
         raise InvalidCursorException
     return direction, (False, value, identifier)
-
-
-def _update_group_header(
-    self: SqlScimStorage,
-    group_type: ResourceType,
-    resource: Resource[Any],
-    *,
-    expected_version: str | None = None,
-) -> Resource[Any]:
-    """Write a group's own attributes (RFC 7644 §3.5.2) and leave its member rows untouched,
-    so that a rename costs the same for a group of 100 and of 100,000 members."""
-    row = self._row(group_type, resource.id, lock=True)
-    _check_version(row, expected_version)
-    fields = self._group_fields(resource)
-    self._check_unique("Group", fields["display_name_key"], row.id)
-    for name, value in fields.items():
-        setattr(row, name, value)
-    row.version = row.version + 1
-    row.modified_at = self.clock()
-    self._flush_unique(row, add=False)
-    return self._build(group_type, [row], related=False)[0]
-
-
-SqlScimStorage.update_group_header = _update_group_header  # type: ignore[attr-defined]

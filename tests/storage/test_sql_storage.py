@@ -202,6 +202,23 @@ def test_membership_seam_refuses_unknown_ids_and_removes_only_those(
     assert storage.get(group_type, group.id).members is None
 
 
+def test_renaming_a_group_header_keeps_its_members_unread(
+    storage, group_type, Group, crowd, statements
+) -> None:
+    group = storage.create(
+        group_type, Group(display_name="g", members=[{"value": i} for i in crowd[:20]])
+    )
+    header = storage.get_group_header(group_type, group.id)
+    header.display_name = "renamed"
+    statements.statements.clear()
+
+    updated = storage.update_group_header(group_type, header, expected_version=header.meta.version)
+
+    assert updated.display_name == "renamed" and updated.meta.version != header.meta.version
+    assert not [s for s in statements.statements if "group_members" in s]
+    assert len(storage.get(group_type, group.id).members) == 20
+
+
 @pytest.mark.parametrize(
     "parameters", [{"excludedAttributes": "members"}, {"attributes": "displayName,externalId"}]
 )
