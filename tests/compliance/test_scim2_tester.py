@@ -19,6 +19,15 @@ from tests.scim.conftest import Account
 
 pytestmark = pytest.mark.usefixtures("fast_password_hash")
 
+
+@pytest.fixture(params=[
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=[pytest.mark.postgres, pytest.mark.slow]),
+])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Both engines, as in tests/conftest.py; the PostgreSQL run (about 13 s) is also marked slow."""
+    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
+
 PASS = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE, Status.DEVIATION}
 FAIL = {Status.ERROR, Status.CRITICAL}
 

@@ -78,16 +78,17 @@ def live_server(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(BIN / "scim-server"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [str(BIN / "scim-server"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
         _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc, log)
         yield LiveServer(credentials["scim_base_url"], credentials["scim_token"], log)
     finally:
-        # gunicorn's arbiter stops its workers on SIGTERM; the whole session goes if it does not.
+        # SIGINT is gunicorn's quick shutdown (SIGTERM waits for the graceful timeout); the whole
+        # session is killed if the arbiter does not stop.
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGINT)
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -192,15 +192,16 @@ def test_bad_requests_are_refused_and_change_nothing(scim: ScimClient, store: St
     """The whole table on one app (an app per case would cost more than the cases): every
     failing case is listed, by id, in the assertion message."""
     failures = []
+    before = snapshot(scim, store)
     for case in cases():
-        before = snapshot(scim, store)
         path = case.path.replace("{user}", store.user_id).replace("{group}", store.group_id)
         body = _fill(case.body, store) if case.body is not None else None
         response = scim.request(case.method, path, body, raw=case.raw, content_type=case.content_type,
                                 headers=case.headers)
         try:
             assert_error(response, case.status, case.scim_types)
-            assert snapshot(scim, store) == before, "the store changed"
+            if case.method != "GET":
+                assert snapshot(scim, store) == before, "the store changed"
         except AssertionError as exc:
             failures.append(f"{case.id}: {case.method} {case.path} -> {str(exc).splitlines()[0]}")
     assert not failures, f"{len(failures)} of {len(cases())} bad requests mishandled:\n" + "\n".join(failures)
