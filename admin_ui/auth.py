@@ -63,11 +63,13 @@ def _candidates(email: str, account_name: str | None) -> list[tuple[User, Accoun
 
 
 def _complete_sign_in(user: User, account: Account) -> Response:
+    # Read before sign_in(), which starts a fresh session.
+    target = _safe_next(session.pop("after_sign_in", None) or request.values.get("next"))
     sign_in(user)
     # The issue counts an admin's sign-in as activity (lists sort by it).
     record_activity(g.db, account, user.id, actor=Actor(door="ui", user_id=user.id,
                                                         client="admin-ui"))
-    return redirect(_safe_next(session.pop("after_sign_in", None) or request.args.get("next")))
+    return redirect(target)
 
 
 def _login_page(error: str | None = None, status: int = 200, **values: Any) -> tuple[str, int]:

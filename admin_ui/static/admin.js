@@ -17,6 +17,20 @@
       select.addEventListener("change", function () { select.form.submit(); });
     });
 
+    // One row menu open at a time, closed by a click elsewhere or Escape.
+    var menus = Array.prototype.slice.call(document.querySelectorAll("details.row-menu"));
+    menus.forEach(function (menu) {
+      menu.addEventListener("toggle", function () {
+        if (menu.open) { menus.forEach(function (m) { if (m !== menu) { m.open = false; } }); }
+      });
+    });
+    document.addEventListener("click", function (event) {
+      menus.forEach(function (m) { if (m.open && !m.contains(event.target)) { m.open = false; } });
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") { menus.forEach(function (m) { m.open = false; }); }
+    });
+
     // Bulk selection: at most data-max users; "select all" takes the first ones shown.
     var all = document.getElementById("select-all");
     var boxes = Array.prototype.slice.call(document.querySelectorAll("input.row-check"));

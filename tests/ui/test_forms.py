@@ -449,3 +449,20 @@ def test_claim_and_transfer_ownership(admin_client: FlaskClient, ui_app: Flask,
           {"from_email": "frank@acme.io", "to_email": "bob@acme.io"})
     assert "ownership.requires_active" in admin_client.get("/admin/resources").get_data(
         as_text=True)
+
+
+def test_sign_in_returns_to_the_page_asked_for_and_never_elsewhere(ui_app: Flask,
+                                                                   seeded: Seeded) -> None:
+    client = ui_app.test_client()
+    asked = client.get("/admin/groups")
+    assert asked.status_code == 302 and "next=/admin/groups" in asked.headers["Location"]
+    token = csrf_of(client)
+    back = client.post("/admin/login", data={"csrf_token": token, "email": seeded.admin_email,
+                                             "password": PASSWORD, "next": "/admin/groups"})
+    assert back.headers["Location"].endswith("/admin/groups")
+    other = ui_app.test_client()
+    token = csrf_of(other)
+    away = other.post("/admin/login", data={"csrf_token": token, "email": seeded.admin_email,
+                                            "password": PASSWORD,
+                                            "next": "https://evil.example/"})
+    assert away.headers["Location"].endswith("/admin/")
