@@ -30,6 +30,15 @@ def mailer() -> Mailer:
     return mailer_for(current_app.config["SCIM_SETTINGS"].smtp_url)
 
 
+def public_link(endpoint: str, **values: Any) -> str:
+    """A link for an email: on the configured base URL, not the request's Host header, which
+    a client can set to anything."""
+    from flask import current_app
+
+    base = current_app.config["SCIM_SETTINGS"].base_url.rstrip("/")
+    return base + url_for(endpoint, **values)
+
+
 def refusal(exc: DomainError) -> dict[str, Any]:
     """What a template shows for a refusal: the rule id (if any) and the domain's sentence."""
     rule = exc.rule if isinstance(exc, RuleViolation) else None

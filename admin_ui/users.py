@@ -19,6 +19,7 @@ from admin_ui.common import (
     flash_refusal,
     looks_like_email,
     mailer,
+    public_link,
     refusal,
     status_for,
     text_field,
@@ -191,8 +192,7 @@ def change_email(user_id: str) -> Any:
     try:
         domain.start_email_change(
             g.db, ctx.account, user.id, new_email, actor=actor(), mailer=mailer(),
-            confirm_url=lambda token: url_for("admin_ui.confirm_email", token=token,
-                                              _external=True),
+            confirm_url=lambda token: public_link("admin_ui.confirm_email", token=token),
         )
     except NotFound:
         abort(404)
@@ -263,8 +263,7 @@ def invite() -> Any:
         domain.invite_user(
             g.db, ctx.account, email=email, user_type=user_type,
             display_name=values["display_name"].strip() or None, actor=actor(), mailer=mailer(),
-            accept_url=lambda token: url_for("admin_ui.accept_invitation", token=token,
-                                             _external=True),
+            accept_url=lambda token: public_link("admin_ui.accept_invitation", token=token),
         )
     except DomainError as exc:
         return render_template("admin/user_invite.html", user_types=domain.USER_TYPES,

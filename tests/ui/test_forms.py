@@ -300,6 +300,14 @@ def test_invite_creates_a_pending_user(admin_client: FlaskClient, ui_app: Flask)
     with _db(ui_app) as session:
         user = session.scalar(select(User).where(User.email == "new@acme.io"))
     assert user is not None and user.status == "pending"
+    with _db(ui_app) as session:
+        mail = session.scalar(select(OutboxEmail).where(OutboxEmail.user_id == user.id))
+    link = re.search(r"(/admin/invitation/\S+)", mail.body).group(1)
+    invitee = ui_app.test_client()
+    accepted = invitee.post(link, data={"csrf_token": csrf_of(invitee, link)})
+    assert accepted.status_code == 200 and "the invitation is accepted" in accepted.get_data(
+        as_text=True)
+    assert _user(ui_app, user.id).status == "active"
     denied = _post(admin_client, "/admin/users/invite",
                    {"email": "x@blocked.io", "user_type": "Guest"}, page="/admin/users/invite")
     assert denied.status_code == 403
