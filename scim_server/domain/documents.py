@@ -1,8 +1,9 @@
 """The one place the domain reads or writes a user's stored document (``User.data``).
 
 The document keeps the SCIM attribute names (it is what SCIM reads back), so the profile edits
-of the admin API and UI are translated here, and ``User.search`` is rebuilt with the same
-comparison keys as the core store (NFC, lower case).
+of the admin API and UI are translated here; storing it goes through the storage's
+``rewrite_user_document``, so that the search document, the lookup keys and the email rows are
+derived exactly as for a SCIM write.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import datetime as dt
 import unicodedata
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from scim_server.storage.models import User
+from scim_server.storage.scim_storage import rewrite_user_document
 
 # Profile fields an admin may edit (rule ``profile.admin_limits``) → stored attribute.
 PROFILE_FIELDS = ("given_name", "family_name", "display_name", "title", "phone", "locale")
@@ -19,16 +23,6 @@ PROFILE_FIELDS = ("given_name", "family_name", "display_name", "title", "phone",
 
 def comparison_key(value: str) -> str:
     return unicodedata.normalize("NFC", value).lower()
-
-
-def search_doc(value: Any) -> Any:
-    if isinstance(value, str):
-        return comparison_key(value)
-    if isinstance(value, dict):
-        return {k: search_doc(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [search_doc(v) for v in value]
-    return value
 
 
 def read_profile(user: User) -> dict[str, Any]:
@@ -62,10 +56,6 @@ def write_profile(user: User, changes: dict[str, Any], *, now: dt.datetime) -> N
         _set(data, "name", name or None)
     if "display_name" in changes:
         _set(data, "displayName", changes["display_name"])
-        user.display_name = changes["display_name"]
-        user.display_name_key = (
-            comparison_key(changes["display_name"]) if changes["display_name"] else None
-        )
     for key, attr in (("title", "title"), ("locale", "locale")):
         if key in changes:
             _set(data, attr, changes[key])
@@ -83,7 +73,6 @@ def write_email(user: User, email: str, *, now: dt.datetime) -> None:
     others = [e for e in data.get("emails") or [] if not e.get("primary")]
     others = [e for e in others if comparison_key(str(e.get("value", ""))) != email]
     data["emails"] = [{"value": email, "type": "work", "primary": True}, *others]
-    user.email = comparison_key(email)
     store(user, data, now=now)
 
 
@@ -95,9 +84,11 @@ def write_active(user: User, *, now: dt.datetime) -> None:
 
 
 def store(user: User, data: dict[str, Any], *, now: dt.datetime) -> None:
-    user.data = data
-    user.search = search_doc(data)
-    touch(user, now=now)
+    session = object_session(user)
+    if session is None:  # a user not yet in a session has nothing derived to keep in step
+        raise RuntimeError("store() needs a user attached to a session")
+    session.flush()
+    rewrite_user_document(session, user, data, now=now)
 
 
 def touch(user: User, *, now: dt.datetime) -> None:

@@ -511,15 +511,12 @@ def invite_user(session: Session, account: Account, *, email: str, user_type: st
     now = clock()
     doc = documents.new_user_document(user_name=email, email=email, display_name=display_name,
                                       user_type=user_type)
-    user = User(account_id=account.id, user_name=email, user_name_key=key, email=key,
-                display_name=display_name,
-                display_name_key=documents.comparison_key(display_name) if display_name else None,
-                user_type=user_type, status="pending", created_at=now, modified_at=now,
-                version=1, data=doc, search=documents.search_doc(doc))
+    user = User(account_id=account.id, user_type=user_type, status="pending", created_at=now,
+                modified_at=now, version=0, data={}, search={})
     session.add(user)
     session.flush()
-    session.add(UserEmail(user_id=user.id, account_id=account.id, value_key=key,
-                          type_key="work", primary=True))
+    # Derives userName/email keys, the search document and the email rows as a SCIM write does.
+    documents.store(user, doc, now=now)
     token = new_token("invite")
     session.add(Invitation(account_id=account.id, user_id=user.id, token_hash=hash_token(token),
                            invited_by_id=actor.user_id, created_at=now,

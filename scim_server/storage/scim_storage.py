@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -1060,3 +1061,40 @@ def _read_position(position: Any, kind: str) -> tuple[str, tuple[bool, Any, str]
     elif not isinstance(value, str):
         raise InvalidCursorException
     return direction, (False, value, identifier)
+
+
+@functools.lru_cache(maxsize=1)
+def default_provider() -> ScimProvider:
+    """Our service description, for writes that do not come through a SCIM request (the domain's
+    profile and email edits), so that they derive the same columns as a SCIM write."""
+    from scim_server.scim.provider import build_provider  # a description only: no HTTP
+
+    return build_provider()
+
+
+def rewrite_user_document(
+    session: Session, row: m.User, data: dict[str, Any], *, now: dt.datetime
+) -> None:
+    """Store a new SCIM document for an existing user and re-derive everything kept beside it
+    (search document, userName/displayName keys, email column and ``user_emails`` rows), exactly
+    as a SCIM PUT would; the status and the password stay the domain's."""
+    provider = default_provider()
+    user_type = next(rt for rt in provider.resource_types if rt.name == "User")
+    storage = SqlScimStorage(
+        session=lambda: session, account_id=lambda: row.account_id, provider=provider,
+        clock=lambda: now,
+    )
+    model = storage._model(user_type)
+    document = {k: v for k, v in data.items() if k not in ("id", "meta")}
+    with provider:
+        resource = model.model_validate(document)
+    fields, emails = storage._user_fields(resource, current_status=row.status)
+    fields.pop("status")
+    fields.pop("password_hash")
+    storage._check_unique("User", fields["user_name_key"], row.id)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.version = (row.version or 0) + 1
+    row.modified_at = now
+    storage._flush_unique(row, add=False)
+    storage._replace_emails(row.id, emails)

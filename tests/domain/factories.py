@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from scim_server.domain.documents import comparison_key, search_doc
+from scim_server.domain.documents import store
 from scim_server.domain.tables import Resource, ResourceOwner
 from scim_server.security import hash_token, new_token
-from scim_server.storage.models import Account, Credential, User, UserEmail
+from scim_server.storage.models import Account, Credential, User
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -37,14 +37,12 @@ def make_user(session: Session, account: Account, name: str, *, user_type: str =
             "emails": [{"value": email, "primary": True, "type": "work"}],
             "phoneNumbers": [{"value": "+1 555 0100", "primary": True}],
             "title": "Engineer", "externalId": f"ext-{name}"}
-    user = User(account_id=account.id, user_name=email, user_name_key=comparison_key(email),
-                external_id=f"ext-{name}", display_name=name.title(),
-                display_name_key=comparison_key(name.title()), email=email,
-                user_type=user_type, status=status, data=data, search=search_doc(data), **kw)
+    user = User(account_id=account.id, user_type=user_type, status=status, data={}, search={},
+                version=0, **kw)
     session.add(user)
     session.flush()
-    session.add(UserEmail(user_id=user.id, account_id=account.id, value_key=email,
-                          type_key="work", primary=True))
+    # The same derivation as a SCIM write: keys, search document, email rows.
+    store(user, data, now=kw.get("created_at") or T0)
     session.flush()
     return user
 
