@@ -22,10 +22,11 @@ from werkzeug.serving import make_server
 from scim_server.app import create_app
 from scim_server.cli import create_account
 from scim_server.db import make_session_factory
-from scim_server.domain import documents
+from scim_server.scim.provider import build_provider
 from scim_server.security import hash_password
 from scim_server.settings import Settings
-from scim_server.storage.models import Account, User, UserEmail
+from scim_server.storage.models import Account, User
+from scim_server.storage.scim_storage import SqlScimStorage
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -61,19 +62,27 @@ def password_hash() -> str:
 def add_user(session: Any, account_id: str, email: str, name: str, *, user_type: str = "Member",
              status: str = "active", last_activity: dt.datetime | None = None,
              with_password: bool = True) -> User:
-    """A user row as the SCIM storage would write it (document, search copy, email row)."""
-    doc = documents.new_user_document(user_name=email, email=email, display_name=name,
-                                      user_type=user_type)
-    doc["active"] = status == "active"
-    user = User(account_id=account_id, user_name=email, user_name_key=email.lower(),
-                email=email.lower(), display_name=name, display_name_key=name.lower(),
-                user_type=user_type, status=status, last_activity_at=last_activity,
-                data=doc, search=documents.search_doc(doc),
-                password_hash=password_hash() if with_password else None)
-    session.add(user)
+    """A user written by the SCIM storage (as an identity provider would create it), so its
+    document, search copy and email rows are what the rest of the server expects."""
+    provider = build_provider()
+    resource_type = next(rt for rt in provider.resource_types if rt.name == "User")
+    model = provider.model_for(resource_type)
+    storage = SqlScimStorage(session=lambda: session, account_id=lambda: account_id)
+    given, _, family = name.partition(" ")
+    with provider:
+        resource = model.model_validate({
+            "userName": email, "displayName": name,
+            "name": {"givenName": given, "familyName": family or given},
+            "emails": [{"value": email, "type": "work", "primary": True}],
+            "userType": user_type, "active": status == "active",
+        })
+        created = storage.create(resource_type, resource)
+    user = session.get(User, created.id)
+    # Not SCIM attributes: the status beyond active/inactive, activity, a password to sign in.
+    user.status = status
+    user.last_activity_at = last_activity
+    user.password_hash = password_hash() if with_password else None
     session.flush()
-    session.add(UserEmail(user_id=user.id, account_id=account_id, value_key=email.lower(),
-                          type_key="work", primary=True))
     return user
 
 
