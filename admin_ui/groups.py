@@ -121,10 +121,10 @@ def rename_group(group_id: str) -> Any:
     try:
         name = _name_field()
         with _group_storage() as (storage, group_type, _model):
-            # A replace keeps the members it is given: read them with the group.
-            group = storage.get(group_type, group_id)
+            # The header only: members stay untouched and unread, whatever the group's size.
+            group = storage.get_group_header(group_type, group_id)
             group.display_name = name
-            storage.update(group_type, group)
+            storage.update_group_header(group_type, group)
     except InvalidInput as exc:
         flash_refusal(exc, target=group_id)
     except SCIMException as exc:

@@ -327,9 +327,10 @@ def test_groups_create_rename_members_and_duplicate(admin_client: FlaskClient, u
     assert "Enter a group name." in admin_client.get("/admin/groups").get_data(as_text=True)
     with _db(ui_app) as session:
         group = session.scalar(select(Group).where(Group.account_id == seeded.account_id))
-    _post(admin_client, f"/admin/groups/{group.id}/rename", {"display_name": "Night crew"},
-          page="/admin/groups")
     _post(admin_client, f"/admin/groups/{group.id}/members", {"email": "alice@acme.io"},
+          page="/admin/groups")
+    # Renaming after adding: the members must stay.
+    _post(admin_client, f"/admin/groups/{group.id}/rename", {"display_name": "Night crew"},
           page="/admin/groups")
     with _db(ui_app) as session:
         assert session.get(Group, group.id).display_name == "Night crew"
