@@ -96,21 +96,26 @@ def test_foreign_id_answers_like_a_missing_one(scim: ScimClient, other_scim: Sci
 
 def test_group_patch_on_own_group_cannot_add_a_foreign_member(scim: ScimClient, other_scim: ScimClient,
                                                                owned: dict[str, Any]) -> None:
+    """Refused or ignored, a foreign member is handled exactly like an id that does not exist."""
     own_group = other_scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Globex"}).get_json()
-    foreign_user = owned["user"]["id"]
-    for body in (
-        patch_body({"op": "add", "path": "members", "value": [{"value": foreign_user}]}),
-        patch_body({"op": "Add", "path": "members", "value": [{"$ref": None, "value": foreign_user}]}),
-        patch_body({"op": "replace", "path": "members", "value": [{"value": foreign_user}]}),
-        patch_body({"op": "add", "value": {"members": [{"value": foreign_user}]}}),
+    foreign_user, missing = owned["user"]["id"], uuid.uuid4().hex
+    for shape in (
+        lambda i: patch_body({"op": "add", "path": "members", "value": [{"value": i}]}),
+        lambda i: patch_body({"op": "Add", "path": "members", "value": [{"$ref": None, "value": i}]}),
+        lambda i: patch_body({"op": "replace", "path": "members", "value": [{"value": i}]}),
+        lambda i: patch_body({"op": "add", "value": {"members": [{"value": i}]}}),
     ):
-        response = other_scim.patch(f"/Groups/{own_group['id']}", body)
-        assert response.status_code in (400, 404), response.get_data(as_text=True)
+        response = other_scim.patch(f"/Groups/{own_group['id']}", shape(foreign_user))
+        baseline = other_scim.patch(f"/Groups/{own_group['id']}", shape(missing))
+        assert _normalised(response, foreign_user) == _normalised(baseline, missing)
         group = other_scim.get(f"/Groups/{own_group['id']}").get_json()
-        assert not group.get("members"), body
+        assert not group.get("members"), shape(foreign_user)
     created = other_scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Globex 2",
                                           "members": [{"value": foreign_user}]})
-    assert created.status_code in (400, 404), created.get_data(as_text=True)
+    if created.status_code == 201:
+        assert not created.get_json().get("members")
+    else:
+        assert created.status_code in (400, 404), created.get_data(as_text=True)
     # The owner's user shows no foreign group either.
     groups = scim.get(f"/Users/{foreign_user}").get_json()["groups"]
     assert [g["value"] for g in groups] == [owned["group"]["id"]]
@@ -225,11 +230,13 @@ def test_bulk_cannot_touch_foreign_resources(scim: ScimClient, other_scim: ScimC
     for op, result in zip(operations, results, strict=True):
         status = str(result["status"])
         if op["method"] == "POST":
-            assert status in ("400", "404"), result
+            assert status in ("201", "400", "404"), result
         else:
             assert status == "404", (op, result)
     _unchanged(scim, owned)
     assert scim.get(f"/Users/{owned['bob']['id']}").status_code == 200
+    sneaky = other_scim.get("/Groups?filter=" + quote('displayName eq "Sneaky"')).get_json()
+    assert all(not g.get("members") for g in sneaky.get("Resources", []))
 
 
 # -- uniqueness and /Me ------------------------------------------------------------------------
