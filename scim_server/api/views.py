@@ -31,8 +31,10 @@ def _mailer() -> Mailer:
 
 
 def _link(path: str) -> Any:
+    """The link mailed to a person: the admin UI's page for it (a person opens a page; the
+    POST endpoints of this API serve scripts that already hold the token)."""
     base = _settings().base_url.rstrip("/")
-    return lambda token: f"{base}{path}?token={token}"
+    return lambda token: f"{base}{path}/{token}"
 
 
 def _fields(obj: object, schema: type[Schema]) -> dict[str, Any]:
@@ -81,7 +83,7 @@ def patch_user_view(user_id: str, body: dict[str, Any]) -> Any:
                   "guest.domain_not_allowed"))
 def invite_view(body: dict[str, Any]) -> Any:
     user, _token = users.invite_user(g.db, g.account, actor=g.actor, mailer=_mailer(),
-                                     accept_url=_link("/invitations/accept"), **body)
+                                     accept_url=_link("/admin/invitation"), **body)
     return user_out(user)
 
 
@@ -131,7 +133,7 @@ def change_type_view(user_id: str, body: dict[str, Any]) -> Any:
 def email_change_view(user_id: str, body: dict[str, Any]) -> Any:
     change, _token = users.start_email_change(g.db, g.account, user_id, body["email"],
                                               actor=g.actor, mailer=_mailer(),
-                                              confirm_url=_link("/email-changes/confirm"))
+                                              confirm_url=_link("/admin/email-confirmation"))
     return {"user_id": user_id, "expires_at": change.expires_at,
             "status": "pending confirmation"}
 

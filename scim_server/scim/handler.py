@@ -112,7 +112,7 @@ class AccountScimHandler(ScimHandler):
                 )
         for change in split.member_changes:
             if change.kind == "add":
-                self.storage.add_members(resource_type, group_id, change.ids)
+                self.storage.add_members(resource_type, group_id, change.ids, change.displays)
             elif change.kind == "remove":
                 self.storage.remove_members(resource_type, group_id, change.ids)
             else:

@@ -23,6 +23,8 @@ class MemberChange:
 
     kind: str  # "add" | "remove" | "clear"
     ids: list[str] = field(default_factory=list)
+    # The display a client sent with an added member (RFC 7643 §4.2), kept as sent.
+    displays: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -35,14 +37,23 @@ class SplitPatch:
 
 def _member_ids(value: Any) -> list[str] | None:
     """The ids of a ``members`` value (a list, or one member), or None when it is malformed."""
+    added = _added(value)
+    return None if added is None else added.ids
+
+
+def _added(value: Any) -> MemberChange | None:
+    """The add step of a ``members`` value, with the displays sent, or None when malformed."""
     items = value if isinstance(value, list) else [value]
-    ids: list[str] = []
+    change = MemberChange("add")
     for item in items:
         member_id = item.get("value") if isinstance(item, dict) else getattr(item, "value", None)
         if not isinstance(member_id, str) or not member_id:
             return None
-        ids.append(member_id)
-    return ids
+        change.ids.append(member_id)
+        display = item.get("display") if isinstance(item, dict) else getattr(item, "display", None)
+        if isinstance(display, str) and display:
+            change.displays[member_id] = display
+    return change
 
 
 def _is_members(path: str) -> bool:
@@ -65,12 +76,12 @@ def split_group_patch(operations: list[dict[str, Any]]) -> SplitPatch | None:
             rest = {k: v for k, v in value.items() if not _is_members(k)}
             member_keys = [k for k in value if _is_members(k)]
             for key in member_keys:
-                ids = _member_ids(value[key])
-                if ids is None:
+                added = _added(value[key])
+                if added is None:
                     return None
                 if op == "replace":
                     changes.append(MemberChange("clear"))
-                changes.append(MemberChange("add", ids))
+                changes.append(added)
             if rest:
                 others.append({**operation, "value": rest})
             continue
@@ -78,17 +89,17 @@ def split_group_patch(operations: list[dict[str, Any]]) -> SplitPatch | None:
             return None
         if _is_members(path):
             if op == "add":
-                ids = _member_ids(value)
-                if ids is None:
+                added = _added(value)
+                if added is None:
                     return None
-                changes.append(MemberChange("add", ids))
+                changes.append(added)
             elif op == "replace":
-                ids = [] if value in (None, []) else _member_ids(value)
-                if ids is None:
+                added = MemberChange("add") if value in (None, []) else _added(value)
+                if added is None:
                     return None
                 changes.append(MemberChange("clear"))
-                if ids:
-                    changes.append(MemberChange("add", ids))
+                if added.ids:
+                    changes.append(added)
             elif op == "remove":
                 if value is None:
                     changes.append(MemberChange("clear"))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import email_validator
+from pydantic import Field
 from scim2_models import (
     EnterpriseUser,
     Extension,
@@ -71,6 +72,13 @@ def account_extension() -> type[Extension]:
     return model
 
 
+class ProvisionedUser(User):  # type: ignore[type-arg]
+    """The core User, publishing the account's user types as ``userType`` canonical values in
+    /Schemas (RFC 7643 §2.3.1 canonicalValues), so that clients offer only types we accept."""
+
+    user_type: str | None = Field(None, examples=list(USER_TYPES))
+
+
 def scim_policy() -> ScimPolicy:
     """What we tolerate because Okta and Entra ID send it (RFC 7644 §3.5.2.1 for unmatched filters)."""
     return ScimPolicy(
@@ -97,7 +105,7 @@ def build_provider(config_overrides: dict[str, Any] | None = None) -> ScimProvid
     except ValueError as exc:
         raise SchemaDocumentError(f"schemas/resource-types.json: {exc}") from exc
     return ScimProvider(
-        models=[User, Group, EnterpriseUser, account_extension()],
+        models=[ProvisionedUser, Group, EnterpriseUser, account_extension()],
         resource_types=resource_types,
         config=load_config(config_overrides),
         policy=scim_policy(),

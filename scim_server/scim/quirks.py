@@ -75,3 +75,14 @@ def normalise(document: Any, known_schemas: frozenset[str] = frozenset()) -> boo
             if isinstance(operation.get("data"), dict):  # a Bulk operation (RFC 7644 §3.7)
                 changed |= normalise(operation["data"], known_schemas)
     return changed
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether a decoded document holds U+0000 in any string, key or value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(holds_nul(v) for v in value)
+    return False

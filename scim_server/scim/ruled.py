@@ -7,7 +7,7 @@ refuse the same changes with the same rule ids.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -159,9 +159,19 @@ class RuledScimStorage(SqlScimStorage):
         return updated
 
     # Membership steps of the O(delta) group PATCH are audited like any other change.
-    def add_members(self, group_type: ResourceType, group_id: str, member_ids: list[str]) -> None:
-        super().add_members(group_type, group_id, member_ids)
-        self._audit_members(group_id, {"added": member_ids[:1000], "count": len(member_ids)})
+    def add_members(
+        self,
+        group_type: ResourceType,
+        group_id: str,
+        member_ids: list[str],
+        displays: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        unknown = super().add_members(group_type, group_id, member_ids, displays)
+        change: dict[str, Any] = {"added": member_ids[:1000], "count": len(member_ids)}
+        if unknown:
+            change["skipped_unknown"] = unknown[:1000]
+        self._audit_members(group_id, change)
+        return unknown
 
     def remove_members(self, group_type: ResourceType, group_id: str, member_ids: list[str]) -> None:
         super().remove_members(group_type, group_id, member_ids)

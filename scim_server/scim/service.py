@@ -16,6 +16,7 @@ from scim2_models import (
     Context,
     Error,
     ForbiddenException,
+    InvalidValueException,
     NotFoundException,
     Resource,
     ResourceType,
@@ -107,6 +108,9 @@ class AccountScimService(ScimService):
             document = from_json(body)
         except ValueError:
             document = None  # let the stock path report the syntax error
+        if document is not None and quirks.holds_nul(document):
+            # PostgreSQL text and jsonb cannot hold U+0000; refuse it on every engine alike.
+            raise InvalidValueException(detail="Strings may not contain the NUL character (U+0000)")
         if document is not None and quirks.normalise(document, self._known_schemas()):
             body = json.dumps(document).encode()
         return super().read_body(model, body, content_type, scim_ctx)

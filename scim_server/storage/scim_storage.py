@@ -13,7 +13,7 @@ import datetime as dt
 import decimal
 import functools
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -281,6 +281,10 @@ def _key(model: Any, field: str, sub: str, value: Any) -> Any:
         return comparable(binding_of(model, field, sub), "str", value)
     except Uncomparable:
         return None
+
+
+# Longest value of an attribute kept in an indexed lookup column (userName, externalId, ...).
+MAX_INDEXED_LENGTH = 400
 
 
 class SqlScimStorage(ScimStorage):
@@ -846,6 +850,12 @@ class SqlScimStorage(ScimStorage):
     def _column_key(model: Any, field: str, value: Any, *, sub: str | None = None) -> str | None:
         if value is None:
             return None
+        if len(str(value)) > MAX_INDEXED_LENGTH:
+            # The lookup columns are VARCHAR(400) (indexable on both engines): refuse, not 500.
+            name = f"{field}.{sub}" if sub else field
+            raise InvalidValueException(
+                detail=f"{name} is longer than {MAX_INDEXED_LENGTH} characters"
+            )
         try:
             key = comparable(binding_of(model, field, sub), "str", str(value))
         except Uncomparable as exc:
@@ -974,19 +984,34 @@ class SqlScimStorage(ScimStorage):
         row.modified_at = self.clock()
         self.session.flush()
 
-    def add_members(self, group_type: ResourceType, group_id: str, member_ids: list[str]) -> None:
-        """PATCH add to members (RFC 7644 §3.5.2.1): insert only the missing rows."""
+    def add_members(
+        self,
+        group_type: ResourceType,
+        group_id: str,
+        member_ids: list[str],
+        displays: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """PATCH add to members (RFC 7644 §3.5.2.1): insert only the missing rows.
+
+        A ``display`` sent with a member is kept (else the member's own name). Ids that are no
+        user or group of this account are skipped and returned, whichever account they belong
+        to, so that the answer tells nothing about other accounts.
+        """
         row = self._row(group_type, group_id, lock=True)
         ids = list(dict.fromkeys(i for i in member_ids if i))
-        resolved = self._resolve_members(ids)
+        displays = displays or {}
+        resolved = self._members_of(ids)
+        unknown = [i for i in ids if i not in resolved]
+        ids = [i for i in ids if i in resolved]
         gm = m.GroupMember
-        present: set[str] = set()
+        present: dict[str, str | None] = {}
         for chunk in _chunks(ids):
-            present.update(
-                self.session.execute(
-                    sa.select(gm.member_id).where(gm.group_id == row.id, gm.member_id.in_(chunk))
-                ).scalars()
-            )
+            for member_id, display in self.session.execute(
+                sa.select(gm.member_id, gm.display).where(
+                    gm.group_id == row.id, gm.member_id.in_(chunk)
+                )
+            ):
+                present[member_id] = display
         missing = [i for i in ids if i not in present]
         if missing:
             self.session.execute(
@@ -997,12 +1022,20 @@ class SqlScimStorage(ScimStorage):
                         "member_id": i,
                         "account_id": self.account,
                         "member_type": resolved[i][0],
-                        "display": resolved[i][1],
+                        "display": displays.get(i) or resolved[i][1],
                     }
                     for i in missing
                 ],
             )
+        for member_id, display in displays.items():
+            if member_id in present and display and display != present[member_id]:
+                self.session.execute(
+                    sa.update(gm)
+                    .where(gm.group_id == row.id, gm.member_id == member_id)
+                    .values(display=display)
+                )
         self._bump(row)
+        return unknown
 
     def remove_members(
         self, group_type: ResourceType, group_id: str, member_ids: list[str]
