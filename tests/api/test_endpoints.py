@@ -61,7 +61,7 @@ def test_invite_outbox_and_accept(api: Api, app: Any, seed: Seed):
     assert r.status_code == 201 and r.get_json()["status"] == "pending"
     mail = api.get("/outbox").get_json()["messages"][-1]
     assert mail["to"] == "new@acme.test"
-    token = re.search(r"token=(\S+)", mail["body"]).group(1)
+    token = re.search(r"/admin/(?:invitation|email-confirmation)/(\S+)", mail["body"]).group(1)
     anon = app.test_client()
     r = anon.post("/api/v1/invitations/accept", json={"token": token})
     assert r.status_code == 200 and r.get_json()["status"] == "active"
@@ -91,7 +91,7 @@ def test_email_change_and_confirm(api: Api, app: Any, db: Any, seed: Seed):
     r = api.post(f"/users/{uid}/email-change", json={"email": "alice2@acme.test"})
     assert r.status_code == 202
     assert api.get(f"/users/{uid}").get_json()["email"] == "alice@acme.test"
-    token = re.search(r"token=(\S+)", api.get("/outbox").get_json()["messages"][-1]["body"]).group(1)
+    token = re.search(r"/admin/(?:invitation|email-confirmation)/(\S+)", api.get("/outbox").get_json()["messages"][-1]["body"]).group(1)
     r = app.test_client().post("/api/v1/email-changes/confirm", json={"token": token})
     assert r.status_code == 200, r.get_json()
     assert api.get(f"/users/{uid}").get_json()["email"] == "alice2@acme.test"
@@ -102,7 +102,7 @@ def test_email_change_expired_changes_nothing(api: Api, app: Any, db: Any, seed:
 
     uid = add_user(db, seed, "alice")
     api.post(f"/users/{uid}/email-change", json={"email": "alice2@acme.test"})
-    token = re.search(r"token=(\S+)", api.get("/outbox").get_json()["messages"][-1]["body"]).group(1)
+    token = re.search(r"/admin/(?:invitation|email-confirmation)/(\S+)", api.get("/outbox").get_json()["messages"][-1]["body"]).group(1)
     change = db.query(EmailChange).one()
     change.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     db.commit()
