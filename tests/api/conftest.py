@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flask import Flask, Response, g
+from flask import Flask
 from flask.testing import FlaskClient
 
-from scim_server.api import init_app
-from scim_server.db import make_engine, make_session_factory
+from scim_server.app import create_app
 from scim_server.settings import Settings
 from tests.domain.factories import make_account, make_token, make_user
 
@@ -30,38 +29,10 @@ def settings(database_url: str) -> Settings:
 
 
 def make_api_app(settings: Settings) -> Flask:
-    """The admin API alone, with the app factory's request transaction (commit on success,
-    roll back otherwise), so these tests do not depend on the other doors."""
-    app = Flask("api-tests")
-    app.config.update(SCIM_SETTINGS=settings, TESTING=True, SECRET_KEY=settings.secret_key)
-    engine = make_engine(settings.database_url)
-    factory = make_session_factory(engine)
-    app.extensions["scim_engine"] = engine
-    app.extensions["scim_sessions"] = factory
-
-    @app.before_request
-    def open_session() -> None:
-        g.db = factory()
-
-    @app.after_request
-    def finish(response: Response) -> Response:
-        session = g.pop("db", None)
-        if session is not None:
-            if response.status_code < 400:
-                session.commit()
-            else:
-                session.rollback()
-            session.close()
-        return response
-
-    @app.teardown_request
-    def close(_exc: BaseException | None) -> None:
-        session = g.pop("db", None)
-        if session is not None:
-            session.rollback()
-            session.close()
-
-    init_app(app)
+    """The real application (every door), so the API is tested with the factory's own request
+    transaction: commit on success, roll back otherwise."""
+    app = create_app(settings)
+    app.config["TESTING"] = True
     return app
 
 
