@@ -94,7 +94,7 @@ class RuledScimStorage(SqlScimStorage):
         before = None
         if resource_type.name == "User":
             row = self._state_row(str(resource.id))
-            before = user_rules.UserState(user_type=row.user_type, status=row.status, email=row.email)
+            before = user_rules.state_of(row)
             after = user_state_of(resource, current_status=row.status)
             with domain_refusals():
                 user_rules.check_user_change(
