@@ -7,7 +7,7 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Flask, g, request
 from scim2_flask import ScimServer
-from scim2_models import ScimProvider, UnauthorizedException
+from scim2_models import InvalidValueException, ScimProvider, UnauthorizedException
 
 from scim_server.auth import Principal, make_protector, record_use
 from scim_server.scim.handler import AccountScimHandler
@@ -40,7 +40,15 @@ class AccountScimServer(ScimServer):
     def create_blueprint(self) -> Blueprint:
         blueprint = super().create_blueprint()
         blueprint.before_request(self._authenticate)
+        blueprint.before_request(self._refuse_nul)
         return blueprint
+
+    @staticmethod
+    def _refuse_nul() -> None:
+        """U+0000 in a path or query (an id, a filter) can match nothing we store, and
+        PostgreSQL cannot even compare it: a clear 400 on every engine."""
+        if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
+            raise InvalidValueException(detail="The request may not contain the NUL character")
 
     def _make_view(self, route: Any) -> Any:
         # The stock view binds the handler method when the blueprint is built; look it up per

@@ -89,6 +89,12 @@ class AccountScimService(ScimService):
             error.detail = _PYDANTIC_NOISE.sub("", error.detail)
         return error
 
+    def read_search(self, resource_types: list[ResourceType], payload: Any) -> tuple[Any, Any]:
+        """A search (RFC 7644 §3.4.3) whose body holds U+0000 is refused like any other write."""
+        if quirks.holds_nul(payload):
+            raise InvalidValueException(detail="Strings may not contain the NUL character (U+0000)")
+        return super().read_search(resource_types, payload)
+
     def _known_schemas(self) -> frozenset[str]:
         known = getattr(self, "_known", None)
         if known is None:

@@ -97,6 +97,9 @@ def comparable(binding: AttributeBinding, kind: str, value: Any) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, str):
+        if "\x00" in value:
+            # Never stored (writes refuse it) and PostgreSQL cannot even bind it: it equals nothing.
+            raise Uncomparable("the NUL character is never stored")
         try:
             return binding.comparable(value)
         except ValueError as exc:

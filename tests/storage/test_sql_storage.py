@@ -186,12 +186,13 @@ def test_adding_members_costs_the_delta(
     assert {m_.type for m_ in whole.members} == {"User"}
 
 
-def test_membership_seam_refuses_unknown_ids_and_removes_only_those(
+def test_membership_seam_skips_unknown_ids_and_removes_only_those(
     storage, group_type, Group, crowd
 ) -> None:
     group = storage.create(group_type, Group(display_name="g"))
-    with pytest.raises(InvalidValueException, match="nope"):
-        storage.add_members(group_type, group.id, [crowd[0], "nope"])
+    # Unknown ids are skipped and reported, never inserted (PATCH add, RFC 7644 §3.5.2.1).
+    assert storage.add_members(group_type, group.id, [crowd[0], "nope"]) == ["nope"]
+    assert [x.value for x in storage.get(group_type, group.id).members] == [crowd[0]]
     storage.add_members(group_type, group.id, crowd[:5])
     storage.remove_members(group_type, group.id, crowd[:2])
     assert sorted(x.value for x in storage.get(group_type, group.id).members) == sorted(crowd[2:5])
