@@ -45,11 +45,19 @@ def _short(frame: str) -> str:
     return f"{name} ({where})"
 
 
-def summarize(files: list[Path], top: int = 18) -> tuple[int, list[tuple[float, str]], list[tuple[float, str]]]:
-    """(samples, hottest frames inclusive, hottest frames self) as (share %, frame)."""
+# Frames every request passes through; left out of the inclusive list so that it shows the work.
+_PLUMBING = ("threading.py", "concurrent/futures", "gunicorn/", "flask/app.py",
+             "scim_server/scim/server.py", "scim2_server/handler.py)")
+_DRIVER = ("psycopg/", "sqlite3", "selectors.py")
+
+
+def summarize(files: list[Path], top: int = 18) -> dict[str, object]:
+    """Samples, and as (share %, frame): hottest frames inclusive (minus the plumbing) and self,
+    and where the database-driver time comes from (the deepest frame of our own code)."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
-    total = 0
+    db_by_caller: Counter[str] = Counter()
+    total = db_total = 0
     for path in files:
         for line in path.read_text(errors="replace").splitlines():
             stack, _, count = line.rpartition(" ")
@@ -62,12 +70,18 @@ def summarize(files: list[Path], top: int = 18) -> tuple[int, list[tuple[float, 
                 continue
             total += n
             for frame in set(frames):
-                inclusive[frame] += n
+                if not any(p in frame for p in _PLUMBING):
+                    inclusive[frame] += n
             own[frames[-1]] += n
-    if not total:
-        return 0, [], []
+            if any(d in frames[-1] for d in _DRIVER):
+                db_total += n
+                ours = [f for f in frames if "(scim_server/" in f
+                        and "scim_server/scim/server.py" not in f]
+                db_by_caller[ours[-1] if ours else "(outside scim_server)"] += n
 
     def share(counter: Counter[str]) -> list[tuple[float, str]]:
-        return [(100 * n / total, f) for f, n in counter.most_common(top)]
+        return [(100 * n / total, f) for f, n in counter.most_common(top)] if total else []
 
-    return total, share(inclusive), share(own)
+    return {"samples": total, "inclusive": share(inclusive), "self": share(own),
+            "driver_share": 100 * db_total / total if total else 0.0,
+            "driver_by_caller": share(db_by_caller)[:10]}

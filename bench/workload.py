@@ -413,7 +413,13 @@ class Workload:
 
         for label in ("small", "mid", "big"):
             adds, removes = [], []
+            # A server whose PATCH is O(group size) can spend minutes here: cap each group's reps
+            # by time too (at least one rep, so the figure exists).
+            deadline = time.monotonic() + s.phase_seconds * 3
             for rep in range(s.membership_reps):
+                if rep and time.monotonic() > deadline:
+                    self.notes.append(f"membership {label}: {rep} reps (time cap)")
+                    break
                 start = (rep * 100) % max(1, len(fresh) - 100)
                 batch = [{"value": v} for v in fresh[start:start + 100]]
                 adds.append(patch(label, [{"op": "add", "path": "members", "value": batch}]))
