@@ -32,6 +32,51 @@ from scim_server.storage.scim_storage import SqlScimStorage
 class AccountScimHandler(ScimHandler):
     storage: SqlScimStorage
 
+    def query(self, request: ScimRequest) -> ScimResponse:
+        """Read a resource (RFC 7644 §3.4.1). A Group read without attribute parameters is
+        published without its members through the stock path (meta, ETag, If-None-Match), and
+        its members are added as plain JSON: a model per member would cost O(members) in
+        pydantic validation, copying and serialisation."""
+        target = self.service.match(request)
+        with self.service.provider:
+            resource_type = (
+                self.service.get_resource_type_by_endpoint(target.endpoint or "")
+                if not target.me
+                else None
+            )
+        if (
+            resource_type is None
+            or resource_type.name != "Group"
+            or "attributes" in request.query
+            or "excludedAttributes" in request.query
+        ):
+            return super().query(request)
+        with self.service.provider:
+            target = self.service.route(request, Operation.query)
+            self.service.authorize(request, target, resource_type)
+            response_parameters = self.service.read_response_parameters(
+                resource_type, request.query
+            )
+            group_id = cast(str, target.resource_id)
+            with self.storage.operation():
+                header = self.storage.get_group_header(resource_type, group_id)
+                members = self.storage.member_entries(resource_type, group_id)
+            response = self.service.query_response(
+                request.base_url, header, response_parameters, self.service.read_conditions(request)
+            )
+            if response.body is not None and members:
+                # One reference_location per endpoint, not per member: same URLs, O(1) parsing.
+                prefixes: dict[str, str] = {}
+                for entry in members:
+                    folder, _, member_id = entry["$ref"].partition("/")
+                    if folder not in prefixes:
+                        prefixes[folder] = self.service.reference_location(
+                            request.base_url, f"{folder}/\x00"
+                        ).removesuffix("\x00")
+                    entry["$ref"] = prefixes[folder] + member_id
+                response.body["members"] = members
+            return response
+
     def patch(self, request: ScimRequest) -> ScimResponse:
         """Modify a resource (RFC 7644 §3.5.2); group membership changes cost O(delta)."""
         with self.service.provider:

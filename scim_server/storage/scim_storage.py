@@ -422,25 +422,34 @@ class SqlScimStorage(ScimStorage):
                             entry["display"] = display
                         extra[owner].append(entry)
                 else:
-                    query = (
-                        sa.select(gm.group_id, gm.member_id, gm.member_type, gm.display)
-                        .where(gm.group_id.in_(chunk), gm.account_id == self.account)
-                        .order_by(gm.group_id, gm.member_id)
-                    )
-                    for owner, member_id, member_type, display in self.session.execute(query):
-                        folder = "Users" if member_type == "User" else "Groups"
-                        entry = {
-                            "value": member_id,
-                            "$ref": f"{folder}/{member_id}",
-                            "type": member_type,
-                        }
-                        if display is not None:
-                            entry["display"] = display
+                    for owner, entry in self._member_entries(chunk):
                         extra[owner].append(entry)
         return [
             self._resource(model, resource_type, row, extra[row.id] if related else None)
             for row in rows
         ]
+
+    def _member_entries(self, group_ids: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(group id, member entry) for the members of the given groups, in a stable order; the
+        ``$ref`` is relative to the SCIM root (the server makes it a URL)."""
+        gm = m.GroupMember
+        query = (
+            sa.select(gm.group_id, gm.member_id, gm.member_type, gm.display)
+            .where(gm.group_id.in_(group_ids), gm.account_id == self.account)
+            .order_by(gm.group_id, gm.member_id)
+        )
+        for owner, member_id, member_type, display in self.session.execute(query):
+            folder = "Users" if member_type == "User" else "Groups"
+            entry = {"value": member_id, "$ref": f"{folder}/{member_id}", "type": member_type}
+            if display is not None:
+                entry["display"] = display
+            yield owner, entry
+
+    def member_entries(self, group_type: ResourceType, group_id: str) -> list[dict[str, Any]]:
+        """The members of a group as plain JSON entries (RFC 7643 §4.2), in one query: for a
+        large group, building a model per member costs far more than the query."""
+        row = self._row(group_type, group_id)
+        return [entry for _, entry in self._member_entries([row.id])]
 
     def _resource(
         self,

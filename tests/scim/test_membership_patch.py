@@ -61,3 +61,25 @@ def test_a_rename_in_the_same_patch_as_member_changes(scim: ScimClient) -> None:
     assert {m["value"] for m in fetched["members"]} == {users[0], users[2]}
     assert fetched["meta"]["version"] != group["meta"]["version"]
     assert response.headers["ETag"] == fetched["meta"]["version"]
+
+
+def test_the_plain_group_read_matches_the_generic_serialisation(scim: ScimClient) -> None:
+    """GET /Groups/{id} builds members as plain JSON; the generic path (taken when attribute
+    parameters are given) must give the same members, URLs included, and the same ETag."""
+    users = [scim.post("/Users", user_body(f"p{n}@acme.example")).get_json()["id"] for n in range(4)]
+    sub = _group(scim, "Nested")
+    group = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Parent", "members": [
+        *({"value": u} for u in users), {"value": sub["id"]}]}).get_json()
+    fast = scim.get(f"/Groups/{group['id']}")
+    generic = scim.get(f"/Groups/{group['id']}", query={"excludedAttributes": "externalId"})
+    assert fast.status_code == generic.status_code == 200
+    assert fast.headers["ETag"] == generic.headers["ETag"]
+
+    def by_value(response):
+        return sorted(response.get_json()["members"], key=lambda m: m["value"])
+
+    assert by_value(fast) == by_value(generic)
+    assert {m["type"] for m in by_value(fast)} == {"User", "Group"}
+    assert all(m["$ref"].startswith("http://localhost/scim/v2/") for m in by_value(fast))
+    # If-None-Match still answers 304 on the plain read.
+    assert scim.get(f"/Groups/{group['id']}", headers={"If-None-Match": fast.headers["ETag"]}).status_code == 304
