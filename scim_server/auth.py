@@ -48,15 +48,20 @@ def find_principal(session: Session, token: str, kinds: tuple[str, ...]) -> Prin
     if not token or len(token) > 512:
         return None
     digest = hash_token(token)
-    credential = session.scalars(select(Credential).where(Credential.secret_hash == digest)).first()
-    if credential is None or not tokens_match(token, credential.secret_hash):
+    # One round trip for the credential, its account and its user (every request pays it).
+    row = session.execute(
+        select(Credential, Account, User)
+        .join(Account, Account.id == Credential.account_id)
+        .outerjoin(User, User.id == Credential.user_id)
+        .where(Credential.secret_hash == digest)
+    ).first()
+    if row is None:
+        return None
+    credential, account, user = row
+    if not tokens_match(token, credential.secret_hash):
         return None
     if credential.kind not in kinds or credential.revoked_at is not None:
         return None
-    account = session.get(Account, credential.account_id)
-    if account is None:
-        return None
-    user = session.get(User, credential.user_id) if credential.user_id else None
     return Principal(credential=credential, account=account, user=user)
 
 

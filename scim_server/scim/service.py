@@ -81,7 +81,7 @@ class AccountScimService(ScimService):
         rebuilding ListResponse/SearchRequest classes (profile in bench/RESULTS.md). Holding them
         makes every request a cache hit; the classes are the ones scim2-server would build."""
         models = self.get_models()
-        every = Union[tuple(models)]  # noqa: UP007
+        every: Any = Union[tuple(models)]  # noqa: UP007
         held: list[Any] = [
             parametrize(ListResponse, every),
             parametrize(SearchRequest, every),
