@@ -46,6 +46,7 @@ from scim_server.domain.tables import (
 from scim_server.hub.lifecycle import on_user_deleted
 from scim_server.security import hash_password, hash_token, new_token
 from scim_server.storage.models import (
+    PAYING_TYPES,
     Account,
     Credential,
     GroupMember,
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 USER_TYPES = ("Admin", "Member", "Viewer", "Guest")
-PAYING_TYPES = ("Admin", "Member")
+# PAYING_TYPES (Admin, Member) comes from the storage models, which keep the account's counts.
 STATUSES = ("active", "inactive", "pending")
 BULK_MAX = 200
 EMAIL_CHANGE_TTL = dt.timedelta(days=3)
@@ -109,13 +110,29 @@ def _count(session: Session, account: Account, *conditions: Any, exclude: str | 
     return int(session.scalar(stmt) or 0)
 
 
+def _account_counts(session: Session, account: Account, exclude: str | None) -> tuple[int, int]:
+    """(operators, active paying users) of the account, leaving out ``exclude``, read from the
+    counts the storage keeps on the account row (one row, not a scan of every user)."""
+    session.flush()  # pending user changes reach the counts first
+    operators, paying = session.execute(
+        select(Account.operators_used, Account.paying_active).where(Account.id == account.id)
+    ).one()
+    if exclude is not None:
+        row = session.execute(
+            select(User.status, User.user_type).where(User.id == exclude)
+        ).one_or_none()
+        if row is not None:
+            operators -= int(row.status != "deleted")
+            paying -= int(row.status == "active" and row.user_type in PAYING_TYPES)
+    return int(operators), int(paying)
+
+
 def _count_paying_active(session: Session, account: Account, exclude: str | None) -> int:
-    return _count(session, account, User.status == "active", User.user_type.in_(PAYING_TYPES),
-                  exclude=exclude)
+    return _account_counts(session, account, exclude)[1]
 
 
 def _count_operators(session: Session, account: Account, exclude: str | None) -> int:
-    return _count(session, account, User.status != "deleted", exclude=exclude)
+    return _account_counts(session, account, exclude)[0]
 
 
 def _holds_scim_tokens(session: Session, account: Account, user_id: str) -> bool:

@@ -25,9 +25,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
+    inspect,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -86,6 +89,10 @@ class Account(Base):
     plan: Mapped[str] = mapped_column(String(50), default="standard")
     seats_limit: Mapped[int] = mapped_column(Integer, default=1000)
     operators_limit: Mapped[int] = mapped_column(Integer, default=100000)
+    # Derived counts kept by the before_flush hook below, so that the seat and operator rules
+    # read one row instead of counting every user on each write (O(N) per create otherwise).
+    operators_used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paying_active: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # "No activity since <date>" is shown from this date for users without activity.
     activity_tracking_since: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -114,9 +121,10 @@ class User(Base):
     display_name_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
     # The primary (or first) email, lower case, for the domain rules and the admin search.
     email: Mapped[str | None] = mapped_column(String(400), nullable=True, index=True)
-    user_type: Mapped[str] = mapped_column(String(20), default="Member")
+    # active_history: the hook that keeps the account's counts needs the value a change replaces.
+    user_type: Mapped[str] = mapped_column(String(20), default="Member", active_history=True)
     # active | inactive | pending | deleted
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[str] = mapped_column(String(20), default="active", active_history=True)
     password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
     last_activity_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -204,3 +212,73 @@ class Credential(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# --- the account's derived counts -------------------------------------------------------------
+
+PAYING_TYPES = ("Admin", "Member")
+
+
+def _contribution(status: str | None, user_type: str | None) -> tuple[int, int]:
+    """(operators, paying active) that one user adds to its account's counts."""
+    status = status or "active"  # the column defaults, when the row is not yet inserted
+    user_type = user_type or "Member"
+    return int(status != "deleted"), int(status == "active" and user_type in PAYING_TYPES)
+
+
+def _before_and_after(user: User) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    state = inspect(user)
+    status, user_type = state.attrs.status.history, state.attrs.user_type.history
+    if not status.has_changes() and not user_type.has_changes():
+        return None
+
+    def old(history: Any, current: Any) -> Any:
+        return history.deleted[0] if history.deleted else current
+
+    return (
+        _contribution(old(status, user.status), old(user_type, user.user_type)),
+        _contribution(user.status, user.user_type),
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_account_counts(session: Session, _context: Any, _instances: Any) -> None:
+    """Apply to ``accounts.operators_used`` / ``paying_active`` what the flush changes.
+
+    Runs for every ORM write of a user (SCIM storage, domain, admin doors, tests' factories),
+    inside the writer's transaction, so the counts commit or roll back with the rows."""
+    deltas: dict[str, list[int]] = {}
+
+    def add(account_id: str, sign: int, contribution: tuple[int, int]) -> None:
+        delta = deltas.setdefault(account_id, [0, 0])
+        delta[0] += sign * contribution[0]
+        delta[1] += sign * contribution[1]
+
+    for obj in session.new:
+        if isinstance(obj, User):
+            add(obj.account_id, 1, _contribution(obj.status, obj.user_type))
+    for obj in session.dirty:
+        if isinstance(obj, User) and (change := _before_and_after(obj)) is not None:
+            add(obj.account_id, -1, change[0])
+            add(obj.account_id, 1, change[1])
+    for obj in session.deleted:
+        if isinstance(obj, User):
+            history = inspect(obj).attrs
+            before = _contribution(
+                history.status.history.deleted[0] if history.status.history.deleted else obj.status,
+                history.user_type.history.deleted[0]
+                if history.user_type.history.deleted else obj.user_type,
+            )
+            add(obj.account_id, -1, before)
+    connection = None
+    for account_id, (operators, paying) in deltas.items():
+        if operators or paying:
+            connection = connection or session.connection()
+            connection.execute(
+                update(Account)
+                .where(Account.id == account_id)
+                .values(
+                    operators_used=Account.operators_used + operators,
+                    paying_active=Account.paying_active + paying,
+                )
+            )
