@@ -163,7 +163,8 @@ class AccountScimHandler(ScimHandler):
             else:
                 self.storage.clear_members(resource_type, group_id)
         if split.member_changes:
-            header = self.storage.touch(resource_type, group_id)
+            # Each step already moved the version under the row lock: just read the new meta.
+            header = self.storage.get_group_header(resource_type, group_id)
         return header
 
     def apply_bulk_operation(self, resource_type: ResourceType, operation: Any) -> Any:

@@ -1064,12 +1064,6 @@ class SqlScimStorage(ScimStorage):
         self.session.execute(sa.delete(m.GroupMember).where(m.GroupMember.group_id == row.id))
         self._bump(row)
 
-    def touch(self, resource_type: ResourceType, resource_id: str) -> Resource[Any]:
-        """Give a resource a new version and lastModified (RFC 7644 §3.14), and return its header."""
-        row = self._row(resource_type, resource_id, lock=True)
-        self._bump(row)
-        return self._build(resource_type, [row], related=False)[0]
-
 
 def _sql_type(kind: str) -> Any:
     return {
