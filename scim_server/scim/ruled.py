@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import g
-from scim2_models import NotFoundException, PreconditionFailedException, Resource, ResourceType
+from scim2_models import NotFoundException, Resource, ResourceType
 from sqlalchemy import select
 
 from scim_server.domain import users as user_rules
@@ -22,6 +22,7 @@ from scim_server.domain.errors import DomainError
 from scim_server.scim.service import scim_exception_of
 from scim_server.storage.models import User
 from scim_server.storage.scim_storage import SqlScimStorage
+from scim_server.storage.scim_storage import _check_version as check_version
 
 
 def user_state_of(resource: Resource[Any], *, current_status: str | None = None) -> user_rules.UserState:
@@ -115,9 +116,8 @@ class RuledScimStorage(SqlScimStorage):
             super().delete(resource_type, resource_id, expected_version=expected_version)
             self._audit("delete", resource_type, resource_id, None, None)
             return
-        current = self.get(resource_type, resource_id)
-        if expected_version is not None and current.meta and current.meta.version != expected_version:
-            raise PreconditionFailedException(detail="The resource has changed")
+        # One row read (not a whole SCIM resource): the version check of RFC 7644 §3.14.
+        check_version(self._state_row(resource_id), expected_version)
         # The IdP's DELETE is final: deactivate and delete (anonymise) in one transaction.
         with domain_refusals():
             user_rules.delete_user(
