@@ -57,7 +57,7 @@ from scim_server.storage.models import (
 
 __all__ = [
     "BULK_MAX", "EMAIL_CHANGE_TTL", "PAYING_TYPES", "USER_TYPES", "BulkReport", "UserState",
-    "accept_invitation", "activate_user", "bulk_change", "change_user_type",
+    "CreationChecker", "accept_invitation", "activate_user", "bulk_change", "change_user_type",
     "check_user_change", "check_user_create", "confirm_email_change", "deactivate_user",
     "delete_user", "get_user", "invite_user", "lock_account", "record_activity", "record_audit",
     "start_email_change", "state_of", "update_profile",
@@ -184,7 +184,11 @@ def _check_guest(account: Account, email: str | None) -> None:
 
 
 def _check_seats(session: Session, account: Account, user_id: str | None) -> None:
-    if _count_paying_active(session, account, user_id) + 1 > account.seats_limit:
+    _check_seats_left(account, _count_paying_active(session, account, user_id))
+
+
+def _check_seats_left(account: Account, paying_active: int) -> None:
+    if paying_active + 1 > account.seats_limit:
         raise RuleViolation(
             "seats.exceeded",
             f"all {account.seats_limit} seats of the plan are taken by active paying users",
@@ -193,7 +197,11 @@ def _check_seats(session: Session, account: Account, user_id: str | None) -> Non
 
 
 def _check_operators(session: Session, account: Account, user_id: str | None) -> None:
-    if _count_operators(session, account, user_id) + 1 > account.operators_limit:
+    _check_operators_left(account, _count_operators(session, account, user_id))
+
+
+def _check_operators_left(account: Account, operators: int) -> None:
+    if operators + 1 > account.operators_limit:
         raise RuleViolation(
             "operators.limit",
             f"the plan allows {account.operators_limit} users and all are in use",
@@ -277,6 +285,33 @@ def check_user_create(session: Session, account: Account, state: UserState, *,
     the user row in the same transaction."""
     del actor  # all doors may create; kept for symmetry and future per-door rules
     _check_create(session, account, state)
+
+
+class CreationChecker:
+    """``check_user_create`` for a run of creations in one transaction (a SCIM Bulk full sync).
+
+    The account is locked and its counts read once; each creation is then judged, in order, as
+    if the ones accepted before it were already written: ``check`` raises the refusal
+    ``check_user_create`` would raise, ``accept`` counts a creation the caller goes on to write.
+    The same rules, in the same order, as one ``check_user_create`` per user."""
+
+    def __init__(self, session: Session, account: Account, *, actor: Actor) -> None:
+        del actor  # as check_user_create
+        self.account = account
+        lock_account(session, account)
+        self.operators, self.paying_active = _account_counts(session, account, None)
+
+    def check(self, state: UserState) -> None:
+        _validate(state)
+        if state.user_type == "Guest":
+            _check_guest(self.account, state.email)
+        _check_operators_left(self.account, self.operators)
+        if _paying_active(state):
+            _check_seats_left(self.account, self.paying_active)
+
+    def accept(self, state: UserState) -> None:
+        self.operators += 1
+        self.paying_active += int(_paying_active(state))
 
 
 def check_user_change(session: Session, account: Account, user_id: str, before: UserState,

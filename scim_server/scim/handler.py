@@ -9,15 +9,19 @@ group without its members. Anything we do not recognise goes through the stock p
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any, cast
 
 from scim2_models import (
+    BulkOperation,
     Context,
+    Error,
     InvalidSyntaxException,
     PatchOp,
     Resource,
     ResourceType,
 )
+from scim2_server.bulk import BulkPlan, BulkStep
 from scim2_server.conditions import Conditions
 from scim2_server.handler import ScimHandler
 from scim2_server.requests import ScimRequest
@@ -167,10 +171,83 @@ class AccountScimHandler(ScimHandler):
             header = self.storage.get_group_header(resource_type, group_id)
         return header
 
+    # -- Bulk: a run of user creations is written together -------------------------------------
+
+    #: Most consecutive user POSTs of a Bulk judged and written together.
+    CREATION_RUN = 500
+
+    def bulk(self, request: ScimRequest) -> ScimResponse:
+        """Run a bulk request (RFC 7644 §3.7) as the stock handler does, step by step, except
+        that a run of consecutive ``POST /Users`` without bulkId references (an IdP's full
+        sync) is judged in order and written in one flush: the same outcomes, the same rules,
+        one query per step of the run instead of a dozen per user."""
+        with self.service.provider:
+            self.service.route(request, Operation.bulk)
+            plan = self.service.read_bulk(request.body, request.header("Content-Type"))
+            steps, position = plan.steps, 0
+            while position < len(steps) and not plan.stopped:
+                run = self._creation_run(plan, steps, position)
+                done = self._create_run(request, plan, run) if len(run) > 1 else None
+                if done:
+                    position += done
+                    continue
+                step = steps[position]
+                result, resource = self.run_bulk_step(request, plan, step)
+                plan.record(step, result, resource)
+                position += 1
+            return self.service.bulk_response(plan)
+
+    def _creation_run(self, plan: BulkPlan, steps: list[BulkStep], start: int) -> list[BulkStep]:
+        """The consecutive steps from ``start`` that are plain user POSTs."""
+        run: list[BulkStep] = []
+        for step in steps[start:start + self.CREATION_RUN]:
+            operation = plan.operation(step)
+            if (
+                operation.method != BulkOperation.Method.post
+                or (operation.path or "").strip("/") != "Users"
+                or isinstance(operation.response, Error)
+                or operation.data is None
+                or plan.references(operation)
+            ):
+                break
+            run.append(step)
+        return run
+
+    def _create_run(self, request: ScimRequest, plan: BulkPlan, run: list[BulkStep]) -> int:
+        """Create the users of a run and record their outcomes; how many steps it recorded
+        (0: nothing was written, the steps go through the stock path one by one)."""
+        service = self.service
+        try:
+            user_type = service.route_bulk_operation(plan.operation(run[0]))
+            if user_type is None:
+                return 0
+            for step in run:
+                service.authorize_bulk_operation(request, plan.operation(step), user_type)
+        except Exception:  # noqa: BLE001 - the stock path reports it, per operation
+            return 0
+        budget = None if plan.fail_on_errors is None else plan.fail_on_errors - plan.errors
+        operations = [plan.operation(step) for step in run]
+        with self.storage.operation():
+            results = self.storage.create_users(
+                user_type, [cast(Resource[Any], op.data) for op in operations], budget=budget
+            )
+        if results is None:
+            return 0
+        for step, operation, created in zip(run, operations, results, strict=False):
+            outcome = service.bulk_outcome(request.base_url, operation)
+            if isinstance(created, Exception):
+                plan.record(step, service.bulk_failure(outcome, created), None)
+                continue
+            assert created.meta is not None and created.id is not None
+            outcome["status"] = HTTPStatus.CREATED
+            # What bulk_success reads from a published copy, without copying the resource.
+            outcome["location"] = service.resource_location(request.base_url, user_type, created.id)
+            outcome["version"] = created.meta.version if service.etag_supported else None
+            plan.record(step, outcome, created)
+        return len(results)
+
     def apply_bulk_operation(self, resource_type: ResourceType, operation: Any) -> Any:
         """Bulk PATCH on a group takes the same O(delta) path as a single PATCH (RFC 7644 §3.7)."""
-        from scim2_models import BulkOperation
-
         if operation.method == BulkOperation.Method.patch and resource_type.name == "Group":
             raw = operation.data.model_dump(scim_ctx=Context.RESOURCE_PATCH_REQUEST)
             split = self._split(resource_type, raw)

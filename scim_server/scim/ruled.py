@@ -7,7 +7,7 @@ refuse the same changes with the same rule ids.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -84,6 +84,32 @@ class RuledScimStorage(SqlScimStorage):
         created = super().create(resource_type, resource)
         self._audit("create", resource_type, created.id, None, created)
         return created
+
+    def create_users(
+        self,
+        user_type: ResourceType,
+        resources: Sequence[Resource[Any]],
+        *,
+        budget: int | None = None,
+        check: Callable[[Resource[Any]], Any] | None = None,
+        accept: Callable[[Any], None] | None = None,
+    ) -> list[Resource[Any] | Exception] | None:
+        """The run of a Bulk full sync, under the same rules and audit as ``create``."""
+        checker = user_rules.CreationChecker(self._session(), g.account, actor=scim_actor())
+
+        def check_rules(resource: Resource[Any]) -> user_rules.UserState:
+            state = user_state_of(resource)
+            with domain_refusals():
+                checker.check(state)
+            return state
+
+        results = super().create_users(
+            user_type, resources, budget=budget, check=check_rules, accept=checker.accept
+        )
+        for created in results or ():
+            if not isinstance(created, Exception):
+                self._audit("create", user_type, created.id, None, created)
+        return results
 
     def update(
         self,

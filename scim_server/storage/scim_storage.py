@@ -674,6 +674,97 @@ class SqlScimStorage(ScimStorage):
         self._set_members(row, resource)
         return self._build(resource_type, [row], related=True)[0]
 
+    def create_users(
+        self,
+        user_type: ResourceType,
+        resources: Sequence[Resource[Any]],
+        *,
+        budget: int | None = None,
+        check: Callable[[Resource[Any]], Any] | None = None,
+        accept: Callable[[Any], None] | None = None,
+    ) -> list[Resource[Any] | Exception] | None:
+        """Create a run of users as ``create`` would one by one, with one query per step.
+
+        A Bulk full sync (RFC 7644 §3.7) is hundreds of user POSTs in a row; this judges them
+        in order — ``check`` (the caller's rules, may raise), then the row's own fields, then
+        userName uniqueness against the account and the users before it — and writes the
+        accepted ones in one flush. The result of each is its resource or the exception that
+        refused it; after ``budget`` refusals it stops, and the list is that much shorter.
+        ``accept`` gets ``check``'s return value for each user that will be written.
+
+        Returns None, having written nothing, when the rows hit a unique constraint that the
+        checks did not see (a concurrent writer): the caller then creates them one by one.
+        """
+        self._kind(user_type)
+        if resources:
+            self._models.setdefault(str(user_type.name), type(resources[0]))
+        prepared: list[tuple[dict[str, Any], list[dict[str, Any]]] | Exception] = []
+        for resource in resources:
+            try:
+                prepared.append(self._user_fields(resource, current_status=None))
+            except Exception as exc:  # noqa: BLE001 - the op's own error, reported in order
+                prepared.append(exc)
+        taken = self._taken_user_names(
+            [p[0]["user_name_key"] for p in prepared if not isinstance(p, Exception)]
+        )
+        results: list[Any] = []
+        rows: list[Any] = []
+        email_rows: list[dict[str, Any]] = []
+        refused = 0
+        now = self.clock()
+        for resource, fields in zip(resources, prepared, strict=True):
+            try:
+                verdict = check(resource) if check is not None else None
+                if isinstance(fields, Exception):
+                    raise fields
+                key = fields[0]["user_name_key"]
+                if key is not None and key in taken:
+                    raise UniquenessException(detail="userName is already taken")
+            except Exception as exc:  # noqa: BLE001 - refusals are per operation
+                results.append(exc)
+                refused += 1
+                if budget is not None and refused >= budget:
+                    break
+                continue
+            if accept is not None:
+                accept(verdict)
+            if key is not None:
+                taken.add(key)
+            row = m.User(
+                id=new_id(), account_id=self.account, created_at=now, modified_at=now,
+                version=1, **fields[0],
+            )
+            email_rows.extend({"user_id": row.id, **email} for email in fields[1])
+            rows.append(row)
+            results.append(row)
+        if rows:
+            try:
+                with self.session.begin_nested():
+                    self.session.add_all(rows)
+                    self.session.flush()
+                    if email_rows:
+                        self.session.execute(sa.insert(m.UserEmail), email_rows)
+            except IntegrityError:
+                return None
+        built = iter(self._build(user_type, rows, related=False))
+        return [next(built) if isinstance(r, m.User) else r for r in results]
+
+    def _taken_user_names(self, keys: Sequence[str | None]) -> set[str]:
+        """Which of these userName keys the account's users already hold (one query per chunk)."""
+        taken: set[str] = set()
+        for chunk in _chunks([k for k in keys if k is not None]):
+            with self.session.no_autoflush:
+                taken.update(
+                    key
+                    for key in self.session.execute(
+                        sa.select(m.User.user_name_key).where(
+                            m.User.account_id == self.account, m.User.user_name_key.in_(chunk)
+                        )
+                    ).scalars()
+                    if key is not None
+                )
+        return taken
+
     def update(
         self,
         resource_type: ResourceType,
