@@ -16,11 +16,17 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from scim_server.db import make_engine, make_session_factory
+from scim_server.db import make_engine, make_session_factory, reading
 from scim_server.scim.provider import build_provider
 from scim_server.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Requests whose transaction reads (see ``db.reading``): a SCIM or admin API GET writes at
+# most a throttled last-used time, which it may skip. (The UI's OIDC callback, a GET, signs in
+# and records activity: the UI keeps the default.)
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READING_PREFIXES = ("/scim/", "/api/")
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:
@@ -56,6 +62,9 @@ def setup_database(app: Flask, settings: Settings, engine: Engine | None) -> Non
     @app.before_request
     def open_session() -> None:
         g.db = factory()
+        if request.method in READING_METHODS and request.path.startswith(READING_PREFIXES):
+            g.reading = reading()
+            g.reading.__enter__()
 
     @app.after_request
     def finish_transaction(response: Response) -> Response:
@@ -84,6 +93,9 @@ def setup_database(app: Flask, settings: Settings, engine: Engine | None) -> Non
         if session is not None:
             session.rollback()
             session.close()
+        context = g.pop("reading", None)
+        if context is not None:
+            context.__exit__(None, None, None)
 
 
 def error_response(status: int, detail: str, scim_type: str | None) -> Response:

@@ -8,6 +8,7 @@ credential decides the account: nothing in the request can name another one.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +16,13 @@ from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import g
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from scim_server.security import hash_token, tokens_match
 from scim_server.storage.models import Account, Credential, User, utcnow
+
+log = logging.getLogger(__name__)
 
 # last_used_at is written at most this often per credential: no write on every request.
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
@@ -71,9 +75,18 @@ def record_use(session: Session, principal: Principal, *, now: dt.datetime | Non
     last = principal.credential.last_used_at
     if last is not None and now - last < LAST_USED_RESOLUTION:
         return
-    session.execute(
-        update(Credential).where(Credential.id == principal.credential.id).values(last_used_at=now)
-    )
+    try:
+        with session.begin_nested():
+            session.execute(
+                update(Credential)
+                .where(Credential.id == principal.credential.id)
+                .values(last_used_at=now)
+            )
+    except OperationalError:
+        # SQLite: a read (DEFERRED) transaction may not get the write lock; the time is
+        # only informative, and the next request records it.
+        log.info("last use of credential %s not recorded: database busy", principal.credential.id)
+        return
     principal.credential.last_used_at = now
 
 

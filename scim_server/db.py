@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+# Whether the transactions begun in this context only read (SQLite: a plain deferred BEGIN).
+_reading: ContextVar[bool] = ContextVar("scim_reading", default=False)
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """Transactions begun inside only read, or write rarely and may fail to (a GET).
+
+    On SQLite they begin DEFERRED, so that readers of every worker run side by side under WAL
+    instead of queueing for the write lock; on PostgreSQL nothing changes."""
+    token = _reading.set(True)
+    try:
+        yield
+    finally:
+        _reading.reset(token)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -35,8 +54,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front: no deadlock between two writers.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # IMMEDIATE takes the write lock up front: no deadlock between two writers. Reads
+            # begin DEFERRED (see ``reading``) and never wait for a writer under WAL.
+            conn.exec_driver_sql("BEGIN" if _reading.get() else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -1,0 +1,56 @@
+"""On SQLite a SCIM GET begins a DEFERRED transaction: it reads beside a writer instead of
+queueing for the write lock that every write transaction takes (``BEGIN IMMEDIATE``)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flask import Flask
+
+from scim_server.app import create_app
+from scim_server.settings import Settings
+from tests.scim.conftest import ScimClient, _new_account, user_body
+
+
+def sqlite_app(sqlite_url: str) -> Flask:
+    settings = Settings.from_env({}, database_url=sqlite_url, secret_key="test-secret-key-0123456789")
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    return app
+
+
+def test_a_get_reads_while_another_connection_holds_the_write_lock(sqlite_url: str) -> None:
+    app = sqlite_app(sqlite_url)
+    account = _new_account(app, "acme", "acme.example")
+    scim = ScimClient(app.test_client(), account.token)
+    assert scim.post("/Users", user_body("reader@acme.example")).status_code == 201
+    writer = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=0.1,
+                             isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a long Bulk, say
+    try:
+        found = scim.get("/Users", query={"filter": 'userName eq "reader@acme.example"'})
+        assert found.status_code == 200
+        assert found.get_json()["totalResults"] == 1
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_writes_still_take_the_write_lock_first(sqlite_url: str) -> None:
+    """A POST begins IMMEDIATE: while another connection writes, it cannot begin (and so never
+    fails halfway through on a lock it could not upgrade)."""
+    app = sqlite_app(sqlite_url)
+    engine = app.extensions["scim_engine"]
+    seen: list[str] = []
+    from sqlalchemy import event
+
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *rest: seen.append(statement))
+    account = _new_account(app, "acme", "acme.example")
+    scim = ScimClient(app.test_client(), account.token)
+    seen.clear()
+    assert scim.post("/Users", user_body("w@acme.example")).status_code == 201
+    assert seen[0] == "BEGIN IMMEDIATE"
+    seen.clear()
+    assert scim.get("/Users").status_code == 200
+    assert seen[0] == "BEGIN"
