@@ -214,9 +214,10 @@ def _check_create(session: Session, account: Account, state: UserState) -> None:
     lock_account(session, account)
     if state.user_type == "Guest":
         _check_guest(account, state.email)
-    _check_operators(session, account, None)
+    operators, paying_active = _account_counts(session, account, None)
+    _check_operators_left(account, operators)
     if _paying_active(state):
-        _check_seats(session, account, None)
+        _check_seats_left(account, paying_active)
 
 
 def _check_transition(

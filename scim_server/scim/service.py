@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, Union
+from typing import Any, Union, cast
 
 from pydantic_core import from_json
 from scim2_models import (
@@ -34,6 +35,7 @@ from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
 from scim2_server.routing import Target
 from scim2_server.service import ScimService
+from scim2_server.storage import SearchPage
 from scim2_server.utils import parametrize
 
 from scim_server.auth import Principal
@@ -155,6 +157,61 @@ class AccountScimService(ScimService):
             body = json.dumps(document).encode()
         return super().read_body(model, body, content_type, scim_ctx)
 
+    def plain_search_response(
+        self,
+        base_url: str,
+        resource_types: list[ResourceType],
+        page: SearchPage,
+        search_request: SearchRequest[Any],
+    ) -> ScimResponse:
+        """``search_response`` for a page of plain documents (``SqlScimStorage.plain_documents``):
+        the same ListResponse (RFC 7644 §3.4.2), with each document's location and references
+        made URLs as ``publish`` makes them, without a model per resource."""
+        by_cursor = search_request.cursor is not None
+        if not by_cursor and page.total is None:
+            raise ValueError("The storage gave no total for a search paged by index")
+        prefixes: dict[str, str] = {}
+
+        def locate(reference: Any) -> Any:
+            # One reference_location per endpoint, not per reference: same URLs, O(1) parsing.
+            if not isinstance(reference, str):
+                return reference
+            folder, slash, resource_id = reference.partition("/")
+            if not slash or "/" in resource_id or ":" in folder or not folder:
+                return self.reference_location(base_url, reference)
+            if folder not in prefixes:
+                prefixes[folder] = self.reference_location(
+                    base_url, f"{folder}/\x00"
+                ).removesuffix("\x00")
+            return prefixes[folder] + resource_id
+
+        by_name = {str(rt.name): rt for rt in resource_types}
+        resources = []
+        for item in page.resources:
+            document = cast(dict[str, Any], item)
+            meta = document["meta"]
+            meta["location"] = self.resource_location(
+                base_url, by_name[meta["resourceType"]], document["id"]
+            )
+            if not self.etag_supported:
+                del meta["version"]
+            _locate_references(document, locate)
+            resources.append(document)
+        body: dict[str, Any] = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+            "totalResults": page.total,
+            "itemsPerPage": len(resources),
+        }
+        if not by_cursor:
+            body["startIndex"] = search_request.start_index
+        if by_cursor and search_request.count != 0:
+            for key, position in (("nextCursor", page.next), ("previousCursor", page.previous)):
+                sealed = self._seal(resource_types, search_request, position)
+                if sealed is not None:
+                    body[key] = sealed
+        body["Resources"] = resources
+        return ScimResponse(HTTPStatus.OK, body)
+
     def patch_response(
         self,
         base_url: str,
@@ -172,3 +229,18 @@ class AccountScimService(ScimService):
                 status=HTTPStatus.OK,
             )
         return super().patch_response(base_url, resource, response_parameters)
+
+
+def _locate_references(document: dict[str, Any], locate: Callable[[Any], Any]) -> None:
+    """Make URLs of the ``$ref`` of a plain document's complex values (groups, members,
+    manager; core attributes and extension ones), as ``ScimService.publish`` does."""
+    for key, value in document.items():
+        if key.startswith("urn:") and isinstance(value, dict):
+            _locate_references(value, locate)
+        elif isinstance(value, dict):
+            if "$ref" in value:
+                value["$ref"] = locate(value["$ref"])
+        elif isinstance(value, list):
+            for entry in value:
+                if isinstance(entry, dict) and "$ref" in entry:
+                    entry["$ref"] = locate(entry["$ref"])

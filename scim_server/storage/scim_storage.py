@@ -15,8 +15,10 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, cast
 
+import pydantic
 import sqlalchemy as sa
 from scim2_models import (
     InvalidCursorException,
@@ -71,6 +73,23 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 def _version(row: m.User | m.Group) -> str:
     return f'W/"{row.version}"'
+
+
+_TIME = pydantic.TypeAdapter(dt.datetime)
+
+
+@functools.cache
+def _extension_urns(model: type[Resource[Any]]) -> tuple[str, ...]:
+    return tuple(str(urn) for urn in dict(model.get_extension_models()))
+
+# Set by ``SqlScimStorage.plain_documents`` (a context variable: one storage serves every
+# thread of a worker).
+_PLAIN_DOCUMENTS: ContextVar[bool] = ContextVar("scim_plain_documents", default=False)
+
+
+def _json_time(value: dt.datetime) -> str:
+    """A timestamp as the models serialise it, so plain documents match them to the byte."""
+    return cast(str, _TIME.dump_python(value, mode="json"))
 
 
 def _check_version(row: m.User | m.Group, expected: str | None) -> None:
@@ -334,6 +353,16 @@ class SqlScimStorage(ScimStorage):
         return json_dialect(self.session.get_bind().dialect.name)
 
     @contextmanager
+    def plain_documents(self) -> Iterator[None]:
+        """Searches inside return JSON documents (``_document``) instead of models: for a
+        response without attribute parameters, which serves each stored document as it is."""
+        token = _PLAIN_DOCUMENTS.set(True)
+        try:
+            yield
+        finally:
+            _PLAIN_DOCUMENTS.reset(token)
+
+    @contextmanager
     def operation(self) -> Iterator[None]:
         """One SCIM operation in a SAVEPOINT, so a failed Bulk operation rolls back alone (RFC 7644 §3.7)."""
         with self.session.begin_nested():
@@ -398,8 +427,9 @@ class SqlScimStorage(ScimStorage):
         return self._build(resource_type, [row], related=related)[0]
 
     def _build(
-        self, resource_type: ResourceType, rows: Sequence[Any], *, related: bool
-    ) -> list[Resource[Any]]:
+        self, resource_type: ResourceType, rows: Sequence[Any], *, related: bool,
+        plain: bool = False,
+    ) -> list[Any]:
         """Turn rows into resources, loading memberships in one query per chunk (no N+1)."""
         model = self._model(resource_type)
         kind = self._kind(resource_type)
@@ -424,10 +454,8 @@ class SqlScimStorage(ScimStorage):
                 else:
                     for owner, entry in self._member_entries(chunk):
                         extra[owner].append(entry)
-        return [
-            self._resource(model, resource_type, row, extra[row.id] if related else None)
-            for row in rows
-        ]
+        make = self._document if plain else self._resource
+        return [make(model, resource_type, row, extra[row.id] if related else None) for row in rows]
 
     def _member_entries(self, group_ids: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         """(group id, member entry) for the members of the given groups, in a stable order; the
@@ -458,6 +486,53 @@ class SqlScimStorage(ScimStorage):
         row: Any,
         related: list[dict[str, Any]] | None,
     ) -> Resource[Any]:
+        resource = model.model_validate(self._data(model, row, related))
+        resource.id = row.id
+        resource.meta = Meta(
+            resource_type=resource_type.name,
+            created=_utc(row.created_at),
+            last_modified=_utc(row.modified_at),
+            version=_version(row),
+        )
+        return resource
+
+    def _document(
+        self,
+        model: type[Resource[Any]],
+        resource_type: ResourceType,
+        row: Any,
+        related: list[dict[str, Any]] | None,
+    ) -> dict[str, Any]:
+        """What ``_resource`` holds, as the JSON document a query response carries (no
+        ``meta.location``, references relative to the SCIM root): the stored payload was
+        dumped from a validated model, so it needs no second validation to be served."""
+        data = self._data(model, row, related)
+        if ACCOUNT_EXTENSION_URN in data:
+            extension = data[ACCOUNT_EXTENSION_URN]
+            if "lastActivity" in extension:
+                extension["lastActivity"] = _json_time(_utc(row.last_activity_at))
+        # As the models serialise: an extension is listed in ``schemas`` when it has a value,
+        # and its object carries no ``schemas`` of its own.
+        extensions = _extension_urns(model)
+        for urn in extensions:
+            if isinstance(data.get(urn), dict) and "schemas" in data[urn]:
+                data[urn] = {k: v for k, v in data[urn].items() if k != "schemas"}
+        schemas = data.get("schemas")
+        if isinstance(schemas, list):
+            kept = [s for s in schemas if s not in extensions or s in data]
+            data["schemas"] = kept + [u for u in extensions if u in data and u not in kept]
+        data["id"] = row.id
+        data["meta"] = {
+            "resourceType": resource_type.name,
+            "created": _json_time(_utc(row.created_at)),
+            "lastModified": _json_time(_utc(row.modified_at)),
+            "version": _version(row),
+        }
+        return data
+
+    def _data(
+        self, model: type[Resource[Any]], row: Any, related: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
         data = dict(row.data)
         if isinstance(row, m.User):
             # The domain owns the status; active is read from it (false for inactive/pending).
@@ -474,15 +549,7 @@ class SqlScimStorage(ScimStorage):
                 data["groups"] = related
         elif related:
             data["members"] = related
-        resource = model.model_validate(data)
-        resource.id = row.id
-        resource.meta = Meta(
-            resource_type=resource_type.name,
-            created=_utc(row.created_at),
-            last_modified=_utc(row.modified_at),
-            version=_version(row),
-        )
-        return resource
+        return data
 
     # --- searching ----------------------------------------------------------------------
 
@@ -618,7 +685,7 @@ class SqlScimStorage(ScimStorage):
     ) -> list[Resource[Any]]:
         """Load the rows of a page, one query per resource type, and keep the page order."""
         by_name = {str(rt.name): rt for rt in resource_types}
-        found: dict[tuple[str, str], Resource[Any]] = {}
+        found: dict[tuple[str, str], Any] = {}
         for name, resource_type in by_name.items():
             ids = [row.id for row in page_rows if row.rt == name]
             if not ids:
@@ -633,8 +700,10 @@ class SqlScimStorage(ScimStorage):
                     ).scalars()
                 )
             related = _wants(parameters, "groups" if kind == "User" else "members")
-            for resource in self._build(resource_type, rows, related=related):
-                found[(name, cast(str, resource.id))] = resource
+            plain = _PLAIN_DOCUMENTS.get()
+            for resource in self._build(resource_type, rows, related=related, plain=plain):
+                resource_id = resource["id"] if plain else resource.id
+                found[(name, cast(str, resource_id))] = resource
         return [found[(row.rt, row.id)] for row in page_rows if (row.rt, row.id) in found]
 
     # --- writing ------------------------------------------------------------------------
@@ -807,16 +876,22 @@ class SqlScimStorage(ScimStorage):
                 fields.pop("password_hash", None)  # a replace without password keeps it
         else:
             fields = self._group_fields(resource)
-        self._check_unique(
-            kind, fields["user_name_key" if kind == "User" else "display_name_key"], row.id
-        )
+        unique_key = "user_name_key" if kind == "User" else "display_name_key"
+        if fields[unique_key] != getattr(row, unique_key):
+            # Only a new userName (displayName) can clash; the unique index backs this check.
+            self._check_unique(kind, fields[unique_key], row.id)
+        # The user_emails rows derive from the payload's emails alone: same emails, same rows.
+        emails_changed = kind == "User" and (row.data or {}).get("emails") != fields[
+            "data"
+        ].get("emails")
         for name, value in fields.items():
             setattr(row, name, value)
         row.version = row.version + 1
         row.modified_at = self.clock()
         self._flush_unique(row, add=False)
         if kind == "User":
-            self._replace_emails(row.id, emails)
+            if emails_changed:
+                self._replace_emails(row.id, emails)
             return self._build(resource_type, [row], related=True)[0]
         if not members:
             return self._build(resource_type, [row], related=False)[0]
@@ -982,8 +1057,16 @@ class SqlScimStorage(ScimStorage):
             )
 
     def _flush_unique(self, row: Any, *, add: bool) -> None:
-        """Flush in a savepoint: a concurrent duplicate becomes a 409 and the session stays usable."""
+        """Flush in a savepoint: a concurrent duplicate becomes a 409 and the session stays usable.
+
+        Inside ``operation`` (every SCIM write) its SAVEPOINT is the one rolled back on the
+        409, so a second one would only cost two round trips."""
         try:
+            if self.session.in_nested_transaction():
+                if add:
+                    self.session.add(row)
+                self.session.flush()
+                return
             with self.session.begin_nested():
                 if add:
                     self.session.add(row)

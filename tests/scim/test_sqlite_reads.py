@@ -36,9 +36,10 @@ def test_a_get_reads_while_another_connection_holds_the_write_lock(sqlite_url: s
         writer.close()
 
 
-def test_writes_still_take_the_write_lock_first(sqlite_url: str) -> None:
-    """A POST begins IMMEDIATE: while another connection writes, it cannot begin (and so never
-    fails halfway through on a lock it could not upgrade)."""
+def test_writes_take_the_write_lock_after_the_token_is_read(sqlite_url: str) -> None:
+    """A POST reads its token in a short DEFERRED transaction, then begins IMMEDIATE for its
+    writes: it holds the write lock for its writes only, and never fails halfway through on a
+    read lock it could not upgrade. A GET begins DEFERRED."""
     app = sqlite_app(sqlite_url)
     engine = app.extensions["scim_engine"]
     seen: list[str] = []
@@ -50,7 +51,10 @@ def test_writes_still_take_the_write_lock_first(sqlite_url: str) -> None:
     scim = ScimClient(app.test_client(), account.token)
     seen.clear()
     assert scim.post("/Users", user_body("w@acme.example")).status_code == 201
-    assert seen[0] == "BEGIN IMMEDIATE"
+    assert seen[0] == "BEGIN"
+    immediate = seen.index("BEGIN IMMEDIATE")
+    assert any("FROM credentials" in statement for statement in seen[:immediate])
+    assert any(statement.startswith("INSERT INTO users") for statement in seen[immediate:])
     seen.clear()
     assert scim.get("/Users").status_code == 200
     assert seen[0] == "BEGIN"
