@@ -225,6 +225,8 @@ def _has_other_active_owner(user_id: str):  # type: ignore[no-untyped-def]
 def on_deactivate(session: Session, account: Account, user_id: str, *, clock: Clock) -> None:
     """Deactivation: the user's automations and integrations are disabled, resources with no
     other active owner become inaccessible; workspaces they created are untouched."""
+    if not session.scalar(select(exists().where(ResourceOwner.user_id == user_id))):
+        return  # most users own nothing: one query, not two updates
     now = clock()
     session.execute(
         update(Resource)

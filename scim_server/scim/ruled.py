@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import g
 from scim2_models import NotFoundException, Resource, ResourceType
-from sqlalchemy import select
 
 from scim_server.domain import users as user_rules
 from scim_server.domain.actors import Actor
@@ -66,11 +65,10 @@ class RuledScimStorage(SqlScimStorage):
     """SqlScimStorage whose User writes are checked by the domain and audited."""
 
     def _state_row(self, user_id: str) -> User:
-        row = self._session().execute(
-            select(User).where(
-                User.id == user_id, User.account_id == self._account_id(), User.status != "deleted"
-            )
-        ).scalar_one_or_none()
+        # The row a PATCH or PUT has just read is in the session: no second SELECT.
+        row: User | None = self._session().get(User, user_id)
+        if row is not None and (row.account_id != self._account_id() or row.status == "deleted"):
+            row = None
         if row is None:
             raise NotFoundException(detail=f"Resource {user_id} not found")
         return row

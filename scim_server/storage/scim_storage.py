@@ -406,7 +406,9 @@ class SqlScimStorage(ScimStorage):
         table: Any = m.User if kind == "User" else m.Group
         query = sa.select(table).where(table.id == (resource_id or ""), self._visible(kind))
         if lock:
-            query = query.with_for_update()
+            # Under the lock, the row as committed now: not the copy an earlier read left in
+            # the session, so the version check (RFC 7644 §3.14) sees a concurrent write.
+            query = query.with_for_update().execution_options(populate_existing=True)
         row = self.session.execute(query).scalar_one_or_none()
         if row is None:
             raise NotFoundException(detail=f"{resource_type.name} {resource_id!r} not found")
@@ -423,6 +425,9 @@ class SqlScimStorage(ScimStorage):
     ) -> Resource[Any]:
         """Read a resource (RFC 7644 §3.4.1); members/groups are not loaded when the response drops them."""
         row = self._row(resource_type, resource_id)
+        # Held for the request: the session's identity map is weak, and a PATCH or PUT that
+        # reads a resource goes on to write it (the rules then find its row without a SELECT).
+        self.session.info.setdefault("scim_read_rows", []).append(row)
         related = _wants(response_parameters, "members" if row.__class__ is m.Group else "groups")
         return self._build(resource_type, [row], related=related)[0]
 
@@ -738,7 +743,10 @@ class SqlScimStorage(ScimStorage):
         )
         self._flush_unique(row, add=True)
         if kind == "User":
-            self._replace_emails(row.id, emails)
+            if emails:  # a new user has no rows to replace
+                self.session.execute(
+                    sa.insert(m.UserEmail), [{"user_id": row.id, **email} for email in emails]
+                )
             return self._build(resource_type, [row], related=False)[0]
         self._set_members(row, resource)
         return self._build(resource_type, [row], related=True)[0]
