@@ -169,7 +169,8 @@ def scim_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
 
 
 def lift_seat_limits(database_url: str) -> None:
-    """Plans cap seats (1,000 by default); the benchmark's accounts need room for N users.
+    """Plans cap seats and users (1,000 and 100,000 by default); the benchmark's accounts
+    need room for N users and the POSTs after them.
 
     There is no CLI for plans, so the benchmark sets the limit in the database it owns.
     """
@@ -179,7 +180,7 @@ def lift_seat_limits(database_url: str) -> None:
 
     engine = make_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE accounts SET seats_limit = 10000000"))
+        conn.execute(text("UPDATE accounts SET seats_limit = 10000000, operators_limit = 10000000"))
     engine.dispose()
 
 

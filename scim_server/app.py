@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
@@ -59,12 +60,20 @@ def setup_database(app: Flask, settings: Settings, engine: Engine | None) -> Non
     app.extensions["scim_engine"] = engine
     app.extensions["scim_sessions"] = factory
 
+    # SQLite has one writer at a time, and its waiters poll: with every thread of every worker
+    # polling, an unlucky one can wait out the busy timeout. The threads of a worker take
+    # turns here instead, so at most one per process polls.
+    writer_turn = threading.Lock() if engine.dialect.name == "sqlite" else None
+
     @app.before_request
     def open_session() -> None:
         g.db = factory()
         if request.method in READING_METHODS and request.path.startswith(READING_PREFIXES):
             g.reading = reading()
             g.reading.__enter__()
+        elif writer_turn is not None:
+            writer_turn.acquire()
+            g.writer_turn = writer_turn
 
     @app.after_request
     def finish_transaction(response: Response) -> Response:
@@ -96,6 +105,9 @@ def setup_database(app: Flask, settings: Settings, engine: Engine | None) -> Non
         context = g.pop("reading", None)
         if context is not None:
             context.__exit__(None, None, None)
+        turn = g.pop("writer_turn", None)
+        if turn is not None:
+            turn.release()
 
 
 def error_response(status: int, detail: str, scim_type: str | None) -> Response:
@@ -164,6 +176,16 @@ def setup_health(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         return error_response(exc.code or 500, exc.description or exc.name, None)
+
+    @app.errorhandler(OperationalError)
+    def database_busy(exc: OperationalError) -> Response:
+        # SQLite: the write lock was not free within the busy timeout (a burst of writers).
+        if "database is locked" in str(exc.orig):
+            log.warning("database busy: %s", exc.orig)
+            response = error_response(503, "The database is busy; retry the request.", None)
+            response.headers["Retry-After"] = "1"
+            return response
+        return unexpected(exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:

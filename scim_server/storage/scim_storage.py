@@ -765,8 +765,9 @@ class SqlScimStorage(ScimStorage):
         A Bulk full sync (RFC 7644 §3.7) is hundreds of user POSTs in a row; this judges them
         in order — ``check`` (the caller's rules, may raise), then the row's own fields, then
         userName uniqueness against the account and the users before it — and writes the
-        accepted ones in one flush. The result of each is its resource or the exception that
-        refused it; after ``budget`` refusals it stops, and the list is that much shorter.
+        accepted ones in one flush. The result of each is the given model, now with the
+        created id and meta, or the exception that refused it; after ``budget`` refusals it
+        stops, and the list is that much shorter.
         ``accept`` gets ``check``'s return value for each user that will be written.
 
         Returns None, having written nothing, when the rows hit a unique constraint that the
@@ -786,6 +787,7 @@ class SqlScimStorage(ScimStorage):
         )
         results: list[Any] = []
         rows: list[Any] = []
+        accepted: list[Resource[Any]] = []
         email_rows: list[dict[str, Any]] = []
         refused = 0
         now = self.clock()
@@ -813,6 +815,7 @@ class SqlScimStorage(ScimStorage):
             )
             email_rows.extend({"user_id": row.id, **email} for email in fields[1])
             rows.append(row)
+            accepted.append(resource)
             results.append(row)
         if rows:
             try:
@@ -823,8 +826,16 @@ class SqlScimStorage(ScimStorage):
                         self.session.execute(sa.insert(m.UserEmail), email_rows)
             except IntegrityError:
                 return None
-        built = iter(self._build(user_type, rows, related=False))
-        return [next(built) if isinstance(r, m.User) else r for r in results]
+        # The given models stand for the created users (their id and meta set): the caller
+        # needs their ids and versions, and validating a copy of each from its row would hold
+        # the write lock for as long again.
+        for resource, row in zip(accepted, rows, strict=True):
+            resource.id = row.id
+            resource.meta = Meta(
+                resource_type=user_type.name, created=now, last_modified=now, version=_version(row)
+            )
+        created = iter(accepted)
+        return [next(created) if isinstance(r, m.User) else r for r in results]
 
     def _taken_user_names(self, keys: Sequence[str | None]) -> set[str]:
         """Which of these userName keys the account's users already hold (one query per chunk)."""

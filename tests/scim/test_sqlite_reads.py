@@ -58,3 +58,36 @@ def test_writes_take_the_write_lock_after_the_token_is_read(sqlite_url: str) -> 
     seen.clear()
     assert scim.get("/Users").status_code == 200
     assert seen[0] == "BEGIN"
+
+
+def test_a_write_that_cannot_get_the_lock_is_a_503_and_writes_nothing(sqlite_url: str) -> None:
+    """The write lock held past the busy timeout (a burst of writers): the SCIM client gets a
+    SCIM 503 with Retry-After (RFC 7644 §3.12), a Bulk as a whole, and nothing is half-applied."""
+    from scim_server.db import make_engine
+
+    settings = Settings.from_env({}, database_url=sqlite_url,
+                                 secret_key="test-secret-key-0123456789")
+    app = create_app(settings, engine=make_engine(sqlite_url, sqlite_busy_timeout=0.2))
+    account = _new_account(app, "acme", "acme.example")
+    scim = ScimClient(app.test_client(), account.token)
+    assert scim.get("/Users").status_code == 200  # the token's first use is recorded
+    writer = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=0.1,
+                             isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        refused = scim.post("/Users", user_body("busy@acme.example"))
+        bulk = scim.post("/Bulk", {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            # Operations of the stock step-by-step path, which reports errors per operation.
+            "Operations": [{"method": "POST", "path": "/Groups", "bulkId": f"g{i}",
+                            "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                     "displayName": f"Busy {i}"}} for i in range(2)]})
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    for response in (refused, bulk):
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+        assert response.get_json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert scim.get("/Users").get_json()["totalResults"] == 1  # the bootstrap admin only
+    assert scim.get("/Groups").get_json()["totalResults"] == 0
