@@ -234,7 +234,8 @@ class Workload:
         modes = [("index", False)] + ([("cursor", True)] if cursor_supported else [])
         for label, by_cursor in modes:
             walk_runs = self.sizes.walk_runs or self.sizes.runs
-            walks = [self._walk(by_cursor, harvest=(not self.ids)) for _ in range(walk_runs)]
+            # Every walk learns ids: a walk cut short by its cap leaves them to the next one.
+            walks = [self._walk(by_cursor, harvest=True) for _ in range(walk_runs)]
             if walk_runs == 1:
                 self.notes.append(f"{label} walk: once (not a median)")
             key = f"walk_{label}"
