@@ -4,6 +4,7 @@ queueing for the write lock that every write transaction takes (``BEGIN IMMEDIAT
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from flask import Flask
 
@@ -91,3 +92,35 @@ def test_a_write_that_cannot_get_the_lock_is_a_503_and_writes_nothing(sqlite_url
         assert response.get_json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
     assert scim.get("/Users").get_json()["totalResults"] == 1  # the bootstrap admin only
     assert scim.get("/Groups").get_json()["totalResults"] == 0
+
+
+def test_the_planner_statistics_are_kept(sqlite_url: str, monkeypatch: Any) -> None:
+    """Pooled connections run ``PRAGMA optimize`` now and then: the statistics exist, and an
+    ``emails[...]`` lookup is driven from the email index, not by scanning the account's users
+    (which SQLite chose without statistics: 530 ms at 100,000 users)."""
+    from scim_server import db
+
+    monkeypatch.setattr(db, "SQLITE_OPTIMIZE_EVERY", 5)
+    app = sqlite_app(sqlite_url)
+    account = _new_account(app, "acme", "acme.example")
+    scim = ScimClient(app.test_client(), account.token)
+    assert scim.post("/Bulk", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [{"method": "POST", "path": "/Users", "bulkId": f"u{i}",
+                        "data": user_body(f"u{i}@acme.example")} for i in range(200)]},
+    ).status_code == 200
+    lookup = {"filter": 'emails[type eq "work"].value eq "u7@acme.example"'}
+    for _ in range(12):
+        assert scim.get("/Users", query=lookup).get_json()["totalResults"] == 1
+    raw = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    try:
+        analysed = {row[0] for row in raw.execute("SELECT tbl FROM sqlite_stat1")}
+        assert {"users", "user_emails"} <= analysed
+        plan = " ".join(str(row[3]) for row in raw.execute(
+            "EXPLAIN QUERY PLAN SELECT users.id FROM users WHERE users.account_id = ? "
+            "AND users.status != 'deleted' AND users.id IN (SELECT ue.user_id FROM user_emails "
+            "AS ue WHERE ue.account_id = ? AND ue.value_key = ?)",
+            (account.id, account.id, "u7@acme.example")))
+        assert "ix_users_account_status" not in plan, plan
+    finally:
+        raw.close()
