@@ -73,14 +73,9 @@ class AccountScimHandler(ScimHandler):
             )
             if response.body is not None and members:
                 # One reference_location per endpoint, not per member: same URLs, O(1) parsing.
-                prefixes: dict[str, str] = {}
+                locate = self.service.reference_locator(request.base_url)
                 for entry in members:
-                    folder, _, member_id = entry["$ref"].partition("/")
-                    if folder not in prefixes:
-                        prefixes[folder] = self.service.reference_location(
-                            request.base_url, f"{folder}/\x00"
-                        ).removesuffix("\x00")
-                    entry["$ref"] = prefixes[folder] + member_id
+                    entry["$ref"] = locate(entry["$ref"])
                 response.body["members"] = members
             return response
 

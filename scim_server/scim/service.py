@@ -157,6 +157,25 @@ class AccountScimService(ScimService):
             body = json.dumps(document).encode()
         return super().read_body(model, body, content_type, scim_ctx)
 
+    def reference_locator(self, base_url: str) -> Callable[[Any], Any]:
+        """``reference_location`` for many references of one response: one call per endpoint,
+        not per reference (same URLs; a group of 100,000 members is 100,000 references)."""
+        prefixes: dict[str, str] = {}
+
+        def locate(reference: Any) -> Any:
+            if not isinstance(reference, str):
+                return reference
+            folder, slash, resource_id = reference.partition("/")
+            if not slash or "/" in resource_id or ":" in folder or not folder:
+                return self.reference_location(base_url, reference)
+            if folder not in prefixes:
+                prefixes[folder] = self.reference_location(
+                    base_url, f"{folder}/\x00"
+                ).removesuffix("\x00")
+            return prefixes[folder] + resource_id
+
+        return locate
+
     def plain_search_response(
         self,
         base_url: str,
@@ -170,21 +189,7 @@ class AccountScimService(ScimService):
         by_cursor = search_request.cursor is not None
         if not by_cursor and page.total is None:
             raise ValueError("The storage gave no total for a search paged by index")
-        prefixes: dict[str, str] = {}
-
-        def locate(reference: Any) -> Any:
-            # One reference_location per endpoint, not per reference: same URLs, O(1) parsing.
-            if not isinstance(reference, str):
-                return reference
-            folder, slash, resource_id = reference.partition("/")
-            if not slash or "/" in resource_id or ":" in folder or not folder:
-                return self.reference_location(base_url, reference)
-            if folder not in prefixes:
-                prefixes[folder] = self.reference_location(
-                    base_url, f"{folder}/\x00"
-                ).removesuffix("\x00")
-            return prefixes[folder] + resource_id
-
+        locate = self.reference_locator(base_url)
         by_name = {str(rt.name): rt for rt in resource_types}
         resources = []
         for item in page.resources:
