@@ -1,7 +1,7 @@
 """Build hook: ship the repository's ``schemas/*.json`` in the wheel as ``scim_server/schema_docs/``.
 
 The schema documents live at the top of the repository so that people (and IdP admins) find them;
-``scim_server.scim.provider`` reads them from the package when installed and from ``schemas/`` in a
+``scim_server.storage.schema`` reads them from the package when installed and from ``schemas/`` in a
 checkout. Everything else about the project is declared in pyproject.toml.
 """
 

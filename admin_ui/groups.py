@@ -1,43 +1,26 @@
 """The Groups page: every group (empty ones first), create, rename, members.
 
-Groups carry no account rule, so there is no domain service for them: writes go through the
-same SQL storage the SCIM door uses (``SqlScimStorage``: uniqueness of names per account,
-O(delta) member changes, versions for ETags), and each one is audited with the UI as the door.
+Writes go through the domain's group service (``domain.groups``), which writes with the
+statements the SCIM door runs and audits with the UI as the door.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from flask import abort, current_app, g, redirect, render_template, request, url_for
-from scim2_models import SCIMException
+from flask import abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from admin_ui import blueprint
 from admin_ui.common import actor, find_user_by_email, flash_done, flash_refusal, looks_like_email
 from admin_ui.i18n import gettext
 from admin_ui.security import current
-from scim_server.domain.audit import record_audit
-from scim_server.domain.errors import InvalidInput
+from scim_server.domain import groups as group_service
+from scim_server.domain.errors import DomainError, InvalidInput, RuleViolation
 from scim_server.storage.models import Group, GroupMember
-from scim_server.storage.scim_storage import SqlScimStorage
 
 PAGE = 100
 MAX_NAME = 200
-
-
-@contextmanager
-def _group_storage() -> Iterator[tuple[SqlScimStorage, Any, Any]]:
-    provider = current_app.extensions["scim_provider"]
-    account_id = current().account.id
-    storage = SqlScimStorage(session=lambda: g.db, account_id=lambda: account_id,
-                             provider=provider)
-    group_type = next(rt for rt in provider.resource_types if rt.name == "Group")
-    # scim2-models validates against the provider's schemas inside this block.
-    with provider:
-        yield storage, group_type, provider.model_for(group_type)
 
 
 def _list_groups(offset: int) -> tuple[int, list[tuple[str, str | None, int]]]:
@@ -76,12 +59,10 @@ def _name_field() -> str:
     return name
 
 
-def _scim_refusal(exc: SCIMException, name: str, target: str) -> None:
-    if exc.scim_type == "uniqueness":
-        message = gettext("A group named %(name)s already exists.", name=name)
-    else:
-        message = exc.detail or gettext("That request is not valid.")
-    flash_refusal(InvalidInput(str(message)), target=target)
+def _name_refusal(exc: DomainError, name: str, target: str) -> None:
+    if isinstance(exc, RuleViolation) and exc.rule == "group.name_taken":
+        exc = InvalidInput(gettext("A group named %(name)s already exists.", name=name))
+    flash_refusal(exc, target=target)
 
 
 @blueprint.get("/groups")
@@ -103,15 +84,11 @@ def create_group() -> Any:
         flash_refusal(exc, target="new-group")
         return redirect(url_for("admin_ui.groups"))
     try:
-        with _group_storage() as (storage, group_type, model):
-            created = storage.create(group_type, model(display_name=name))
-    except SCIMException as exc:
-        _scim_refusal(exc, name, "new-group")
+        created = group_service.create_group(g.db, current().account, name, actor=actor())
+    except DomainError as exc:
+        _name_refusal(exc, name, "new-group")
         return redirect(url_for("admin_ui.groups"))
-    record_audit(g.db, current().account, actor=actor(), action="group.create",
-                 target_type="group", target_id=created.id, before=None,
-                 after={"members": 0})
-    flash_done(gettext("Group %(name)s was created.", name=name), target=created.id)
+    flash_done(gettext("Group %(name)s was created.", name=name), target=created)
     return redirect(url_for("admin_ui.groups"))
 
 
@@ -120,18 +97,10 @@ def rename_group(group_id: str) -> Any:
     _group_or_404(group_id)
     try:
         name = _name_field()
-        with _group_storage() as (storage, group_type, _model):
-            # The header only: members stay untouched and unread, whatever the group's size.
-            group = storage.get_group_header(group_type, group_id)
-            group.display_name = name
-            storage.update_group_header(group_type, group)
-    except InvalidInput as exc:
-        flash_refusal(exc, target=group_id)
-    except SCIMException as exc:
-        _scim_refusal(exc, request.form.get("display_name", "")[:MAX_NAME], group_id)
+        group_service.rename_group(g.db, current().account, group_id, name, actor=actor())
+    except DomainError as exc:
+        _name_refusal(exc, request.form.get("display_name", "")[:MAX_NAME], group_id)
     else:
-        record_audit(g.db, current().account, actor=actor(), action="group.rename",
-                     target_type="group", target_id=group_id, before=None, after=None)
         flash_done(gettext("The group was renamed."), target=group_id)
     if request.form.get("back") == "group":
         return redirect(url_for("admin_ui.group", group_id=group_id))
@@ -169,14 +138,10 @@ def add_member(group_id: str) -> Any:
         flash_refusal(InvalidInput(gettext("No user with that email.")), target="members")
         return redirect(back)
     try:
-        with _group_storage() as (storage, group_type, _model):
-            storage.add_members(group_type, group_id, [user.id])
-    except SCIMException as exc:
-        _scim_refusal(exc, "", "members")
+        group_service.add_member(g.db, current().account, group_id, user.id, actor=actor())
+    except DomainError as exc:
+        flash_refusal(exc, target="members")
         return redirect(back)
-    record_audit(g.db, current().account, actor=actor(), action="group.add_members",
-                 target_type="group", target_id=group_id, before=None,
-                 after={"added": [user.id]})
     flash_done(gettext("Member added."), target="members")
     return redirect(back)
 
@@ -184,10 +149,6 @@ def add_member(group_id: str) -> Any:
 @blueprint.post("/groups/<group_id>/members/<member_id>/remove")
 def remove_member(group_id: str, member_id: str) -> Any:
     _group_or_404(group_id)
-    with _group_storage() as (storage, group_type, _model):
-        storage.remove_members(group_type, group_id, [member_id])
-    record_audit(g.db, current().account, actor=actor(), action="group.remove_members",
-                 target_type="group", target_id=group_id, before=None,
-                 after={"removed": [member_id]})
+    group_service.remove_member(g.db, current().account, group_id, member_id, actor=actor())
     flash_done(gettext("Member removed."), target="members")
     return redirect(url_for("admin_ui.group", group_id=group_id))

@@ -17,16 +17,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from scim_server.db import make_engine, make_session_factory, reading
-from scim_server.scim.provider import build_provider
+from scim_server.db import READ_ONLY, make_engine, make_session_factory, reading
 from scim_server.settings import Settings
+from scim_server.storage.schema import build_provider
 
 log = logging.getLogger(__name__)
 
 # Requests whose transaction reads (see ``db.reading``): a SCIM or admin API GET writes at
 # most a throttled last-used time, which it may skip. (The UI's OIDC callback, a GET, signs in
 # and records activity: the UI keeps the default.)
-READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READING_PREFIXES = ("/scim/", "/api/")
 
 
@@ -68,8 +67,8 @@ def setup_database(app: Flask, settings: Settings, engine: Engine | None) -> Non
     @app.before_request
     def open_session() -> None:
         g.db = factory()
-        if request.method in READING_METHODS and request.path.startswith(READING_PREFIXES):
-            g.reading = reading()
+        if request.method in READ_ONLY and request.path.startswith(READING_PREFIXES):
+            g.reading = reading(g.db)
             g.reading.__enter__()
         elif writer_turn is not None:
             writer_turn.acquire()

@@ -8,16 +8,16 @@ import os
 import re
 import secrets
 import sys
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scim_server.db import make_engine, make_session_factory
+from scim_server.domain.accounts import open_account
 from scim_server.domain.credentials import issue_credential, revoke_credential
 from scim_server.domain.errors import DomainError
 from scim_server.migrate import upgrade
-from scim_server.security import hash_password
 from scim_server.settings import Settings, SettingsError
 from scim_server.storage.models import Account, Credential, User
 
@@ -48,53 +48,23 @@ def scim_base_url(settings: Settings) -> str:
 
 def create_account(session: Session, settings: Settings, name: str, domain: str) -> dict[str, Any]:
     """An account, its first Admin (with a password) and a SCIM token for that Admin."""
-    from scim2_models import Resource
-
-    from scim_server.scim.provider import build_provider
-    from scim_server.storage.scim_storage import SqlScimStorage
-
     if not _NAME.match(name):
         raise CliError("--account must be 1-100 letters, digits, spaces, '.', '_' or '-'")
     domain = domain.lower()
     if not _DOMAIN.match(domain):
         raise CliError(f"--domain {domain!r} is not a valid domain name")
-    if session.scalar(select(Account).where(Account.name == name)) is not None:
-        raise CliError(f"An account named {name!r} already exists")
-    account = Account(name=name, domains=[domain], guest_denylist=[])
-    session.add(account)
-    session.flush()
-
-    provider = build_provider()
-    user_type = next(rt for rt in provider.resource_types if rt.name == "User")
-    model = cast(type[Resource[Any]], provider.model_for(user_type))
-    email = f"admin@{domain}"
-    storage = SqlScimStorage(session=lambda: session, account_id=lambda: account.id)
-    with provider:
-        resource = model.model_validate(
-            {
-                "userName": email,
-                "displayName": "Account Admin",
-                "name": {"givenName": "Account", "familyName": "Admin"},
-                "emails": [{"value": email, "type": "work", "primary": True}],
-                "userType": "Admin",
-                "active": True,
-            }
-        )
-        created = storage.create(user_type, resource)
-    admin = session.get(User, created.id)
-    assert admin is not None
-    password = secrets.token_urlsafe(12)
-    admin.password_hash = hash_password(password)
-    admin.user_type = "Admin"
-    issued = issue_credential(session, account, admin, kind="scim", name="bootstrap")
+    try:
+        opened = open_account(session, name=name, domain=domain)
+    except DomainError as exc:
+        raise CliError(exc.message) from None
     session.commit()
     return {
-        "account_id": account.id,
-        "account": account.name,
+        "account_id": opened.account.id,
+        "account": opened.account.name,
         "scim_base_url": scim_base_url(settings),
-        "scim_token": issued.secret,
-        "admin_email": email,
-        "admin_password": password,
+        "scim_token": opened.scim_token,
+        "admin_email": opened.admin_email,
+        "admin_password": opened.admin_password,
     }
 
 

@@ -15,19 +15,33 @@ from sqlalchemy.pool import StaticPool
 # Whether the transactions begun in this context only read (SQLite: a plain deferred BEGIN).
 _reading: ContextVar[bool] = ContextVar("scim_reading", default=False)
 
+# Requests that only read, or write rarely and may fail to (a throttled last-use time).
+READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 @contextmanager
-def reading() -> Iterator[None]:
+def reading(session: Session | None = None) -> Iterator[None]:
     """Transactions begun inside only read, or write rarely and may fail to (a GET).
 
     On SQLite they begin DEFERRED, so that readers of every worker run side by side under WAL
-    instead of queueing for the write lock; on PostgreSQL nothing changes."""
+    instead of queueing for the write lock. On PostgreSQL, the ``session``'s statements run in
+    autocommit when they are its first: no BEGIN and no COMMIT round trips, each statement
+    its own snapshot (as READ COMMITTED gives anyway)."""
+    if (
+        session is not None
+        and not session.in_transaction()
+        and session.get_bind().dialect.name == "postgresql"
+    ):
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     token = _reading.set(True)
     try:
         yield
     finally:
         _reading.reset(token)
 
+
+# PostgreSQL connections older than this are replaced at their next checkout.
+POOL_RECYCLE_SECONDS = 1800
 
 # A pooled SQLite connection runs ``PRAGMA optimize`` every this many check-ins.
 SQLITE_OPTIMIZE_EVERY = 100
@@ -89,7 +103,10 @@ def make_engine(url: str, *, sqlite_busy_timeout: float = 30.0, **kwargs: Any) -
             conn.exec_driver_sql("BEGIN" if _reading.get() else "BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping before each use (a round trip per request): a connection the server dropped fails
+    # its first statement, which the doors try once more (``auth.authenticate_request``), and
+    # connections are renewed before any server-side idle timeout is likely to cut them.
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
     if "poolclass" not in kwargs:  # NullPool (migrations) takes no sizing arguments
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)

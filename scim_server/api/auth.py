@@ -17,6 +17,7 @@ from flask import Flask, current_app, g, request
 
 from scim_server.api.problems import ApiProblem
 from scim_server.api.routing import PUBLIC_ENDPOINTS, blueprint
+from scim_server.auth import authenticate_request
 from scim_server.domain import tokens
 from scim_server.domain.actors import Actor
 from scim_server.domain.tables import OAuthClient
@@ -38,14 +39,13 @@ def authenticate() -> None:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise _unauthorized("Send an API token or an OAuth access token as a Bearer token.")
-    principal = tokens.authenticate_bearer(g.db, secret.strip())
+    principal = authenticate_request(g.db, secret.strip(), ("api", "oauth"))
     if principal is None:
         raise _unauthorized("The token is unknown, revoked or expired.")
-    if principal.user.user_type != "Admin" or principal.user.status != "active":
+    if not principal.is_active_admin:
         raise ApiProblem(403, "Forbidden", "Only active Admins of the account may use the API.")
     g.account = principal.account
-    g.api_user = principal.user
-    g.actor = Actor(door="api", user_id=principal.user.id,
+    g.actor = Actor(door="api", user_id=principal.user_id,
                     credential_id=principal.credential_id, client=principal.client)
 
 

@@ -247,7 +247,7 @@ def list_tokens_view(query: dict[str, Any]) -> Any:
 @operation("/tokens", "POST", summary="Issue a token; the secret is shown once", tag=TOKENS,
            body=s.TokenCreate, response=s.IssuedTokenOut, status=201)
 def issue_token_view(body: dict[str, Any]) -> Any:
-    cred, secret = tokens.issue_token(g.db, g.account, user_id=body.get("user_id") or g.api_user.id,
+    cred, secret = tokens.issue_token(g.db, g.account, user_id=body.get("user_id") or g.actor.user_id,
                                       kind=body["kind"], name=body.get("name"), actor=g.actor)
     return {**_fields(cred, s.TokenOut), "token": secret}
 
@@ -275,7 +275,7 @@ def list_clients_view() -> Any:
            response=s.IssuedOAuthClientOut, status=201)
 def create_client_view(body: dict[str, Any]) -> Any:
     client, secret = tokens.create_oauth_client(
-        g.db, g.account, user_id=body.get("user_id") or g.api_user.id, name=body.get("name"),
+        g.db, g.account, user_id=body.get("user_id") or g.actor.user_id, name=body.get("name"),
         actor=g.actor)
     return {**_fields(client, s.OAuthClientOut), "client_secret": secret}
 

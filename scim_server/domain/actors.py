@@ -9,14 +9,14 @@ from dataclasses import dataclass
 # A clock returns an aware UTC datetime; services take one so tests can move time (expiry).
 Clock = Callable[[], dt.datetime]
 
-DOORS = ("scim", "api", "ui")
+DOORS = ("scim", "api", "ui", "cli")
 
 
 @dataclass(frozen=True)
 class Actor:
     """The author of a change, as the audit log records it.
 
-    ``door`` is ``scim``, ``api`` or ``ui``; ``user_id`` is the acting user when one is known
+    ``door`` is ``scim``, ``api``, ``ui`` or ``cli`` (the operator's command line); ``user_id`` is the acting user when one is known
     (an admin, the owner of an API token), ``credential_id`` the SCIM/API token or OAuth client
     used, ``client`` a free label (an OAuth client id, a user agent).
     """

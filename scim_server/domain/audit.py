@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from scim_server.domain.actors import Actor, Clock
@@ -52,22 +52,24 @@ def record_audit(
     """Append one entry (who, door, client, action, target, before, after, when).
 
     Personal attributes in ``before``/``after`` are replaced by a marker (see ``PERSONAL_KEYS``),
-    so callers may pass whole documents.
+    so callers may pass whole documents. Written at once (one INSERT), not at the next flush,
+    so that a write's last statement is the one it chose (see ``settle_counts``).
     """
-    session.add(
-        AuditEntry(
-            account_id=account.id,
-            at=clock(),
-            door=actor.door,
-            actor_user_id=actor.user_id,
-            actor_credential_id=actor.credential_id,
-            client=actor.client,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            before=scrub(before) if before is not None else None,
-            after=scrub(after) if after is not None else None,
-        )
+    session.execute(
+        insert(AuditEntry.__table__),  # type: ignore[arg-type]
+        {
+            "account_id": account.id,
+            "at": clock(),
+            "door": actor.door,
+            "actor_user_id": actor.user_id,
+            "actor_credential_id": actor.credential_id,
+            "client": actor.client,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "before": scrub(before) if before is not None else None,
+            "after": scrub(after) if after is not None else None,
+        },
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import object_session
 
 from scim_server.storage.models import User
-from scim_server.storage.scim_storage import rewrite_user_document
+from scim_server.storage.records import rewrite_user_document
 
 # Profile fields an admin may edit (rule ``profile.admin_limits``) → stored attribute.
 PROFILE_FIELDS = ("given_name", "family_name", "display_name", "title", "phone", "locale")

@@ -4,9 +4,12 @@ issued to them. Secrets are shown once and kept only as SHA-256."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +20,8 @@ from scim_server.domain.errors import NotFound, RuleViolation, Severity
 from scim_server.domain.tables import OAuthClient, OAuthToken
 from scim_server.security import hash_token, tokens_match
 from scim_server.storage.models import Account, Credential, User, utcnow
+
+log = logging.getLogger(__name__)
 
 TOKEN_KINDS = ("api", "scim")
 OAUTH_TOKEN_TTL = dt.timedelta(hours=1)
@@ -160,52 +165,125 @@ def save_oauth_token(session: Session, client: OAuthClient, access_token: str, *
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a bearer token speaks for."""
+    """Who a bearer token speaks for: the credential (a SCIM or API token, or an OAuth client),
+    its account and the user it acts as. The account is a copy read with the credential, not
+    an entity of the session (it is read on every request: one statement, no ORM load)."""
 
-    account: Account
-    user: User
+    kind: str  # "scim" | "api" | "oauth"
     credential_id: str
-    client: str | None
-
-
-def authenticate_bearer(session: Session, secret: str, *,
-                        clock: Clock = utcnow) -> Principal | None:
-    """Resolve an API token (``sapi_…``) or an OAuth access token to its principal, or None
-    when unknown, revoked or expired. Looked up by hash, then compared in constant time; the
-    use is recorded as the owner's last activity."""
-    now = clock()
-    digest = hash_token(secret)
+    client: str | None  # the token's name, or the OAuth client id
+    account: Account
     user_id: str | None
-    cred = session.scalar(select(Credential).where(Credential.secret_hash == digest))
-    if cred is not None:
-        if cred.kind != "api" or cred.revoked_at is not None or not tokens_match(
-            secret, cred.secret_hash
-        ):
+    user_type: str | None
+    user_status: str | None
+    last_used_at: dt.datetime | None
+    user_last_activity_at: dt.datetime | None
+
+    @property
+    def is_active_admin(self) -> bool:
+        return self.user_type == "Admin" and self.user_status == "active"
+
+
+_accounts = cast(sa.Table, Account.__table__)
+_credentials = cast(sa.Table, Credential.__table__)
+_users = cast(sa.Table, User.__table__)
+_oauth_tokens = cast(sa.Table, OAuthToken.__table__)
+_oauth_clients = cast(sa.Table, OAuthClient.__table__)
+_ACCOUNT_COLUMNS = tuple(_accounts.c)
+_USER_COLUMNS = (_users.c.status, _users.c.user_type, _users.c.last_activity_at)
+
+# Built once: every request runs one of them first.
+_BY_CREDENTIAL = (
+    sa.select(_credentials.c.id, _credentials.c.kind, _credentials.c.name,
+              _credentials.c.revoked_at, _credentials.c.last_used_at, _credentials.c.secret_hash,
+              _credentials.c.user_id, *_USER_COLUMNS, *_ACCOUNT_COLUMNS)
+    .join_from(_credentials, _accounts, _accounts.c.id == _credentials.c.account_id)
+    .outerjoin(_users, _users.c.id == _credentials.c.user_id)
+    .where(_credentials.c.secret_hash == sa.bindparam("digest"))
+)
+_BY_OAUTH_TOKEN = (
+    sa.select(_oauth_tokens.c.token_hash, _oauth_tokens.c.revoked_at, _oauth_tokens.c.expires_at,
+              _oauth_clients.c.id, _oauth_clients.c.client_id,
+              _oauth_clients.c.revoked_at.label("client_revoked_at"),
+              _oauth_clients.c.last_used_at, _oauth_clients.c.user_id, *_USER_COLUMNS,
+              *_ACCOUNT_COLUMNS)
+    .join_from(_oauth_tokens, _oauth_clients, _oauth_clients.c.id == _oauth_tokens.c.client_pk)
+    .join(_users, _users.c.id == _oauth_clients.c.user_id)
+    .join(_accounts, _accounts.c.id == _users.c.account_id)
+    .where(_oauth_tokens.c.token_hash == sa.bindparam("digest"))
+)
+
+
+def _account_of(row: Any) -> Account:
+    return Account(**{column.key: row._mapping[column] for column in _ACCOUNT_COLUMNS})
+
+
+def authenticate(session: Session, secret: str, *, kinds: tuple[str, ...],
+                 clock: Clock = utcnow) -> Principal | None:
+    """Resolve a bearer secret to its principal, or None when unknown, revoked, expired, of
+    another kind than ``kinds`` ("scim", "api", "oauth"), or held by a deleted user.
+
+    The one authentication path of every door that takes bearer tokens: looked up by the
+    SHA-256 of the secret (an indexed lookup that reveals nothing about other tokens), then
+    compared again in constant time; one statement, with the account and the user."""
+    if not secret or len(secret) > 512:
+        return None
+    digest = hash_token(secret)
+    connection = session.connection()
+    row = connection.execute(_BY_CREDENTIAL, {"digest": digest}).first()
+    if row is not None:
+        if (row.kind not in kinds or row.revoked_at is not None
+                or not tokens_match(secret, row.secret_hash)):
             return None
-        user_id, credential_id, client_label = cred.user_id, cred.id, cred.name
-        if cred.last_used_at is None or now - as_utc(cred.last_used_at) > USE_RECORD_GRANULARITY:
-            cred.last_used_at = now
+        principal = Principal(row.kind, row.id, row.name, _account_of(row), row.user_id,
+                              row.user_type, row.status, row.last_used_at, row.last_activity_at)
+    elif "oauth" in kinds:
+        row = connection.execute(_BY_OAUTH_TOKEN, {"digest": digest}).first()
+        if (row is None or row.revoked_at is not None or row.client_revoked_at is not None
+                or as_utc(row.expires_at) <= clock() or not tokens_match(secret, row.token_hash)):
+            return None
+        principal = Principal("oauth", row.id, row.client_id, _account_of(row), row.user_id,
+                              row.user_type, row.status, row.last_used_at, row.last_activity_at)
     else:
-        tok = session.scalar(select(OAuthToken).where(OAuthToken.token_hash == digest))
-        if tok is None or tok.revoked_at is not None or as_utc(tok.expires_at) <= now or not tokens_match(
-            secret, tok.token_hash
-        ):
-            return None
-        client = session.get(OAuthClient, tok.client_pk)
-        if client is None or client.revoked_at is not None:
-            return None
-        user_id, credential_id, client_label = client.user_id, client.id, client.client_id
-        if client.last_used_at is None or now - as_utc(client.last_used_at) > USE_RECORD_GRANULARITY:
-            client.last_used_at = now
-    if user_id is None:
         return None
-    user = session.get(User, user_id)
-    if user is None or user.status == "deleted":
+    if principal.user_id is not None and principal.user_status in (None, "deleted"):
         return None
-    account = session.get(Account, user.account_id)
-    if account is None:
-        return None
-    if user.last_activity_at is None or now - as_utc(user.last_activity_at) > USE_RECORD_GRANULARITY:
-        user.last_activity_at = now
-    return Principal(account=account, user=user, credential_id=credential_id,
-                     client=client_label)
+    return principal
+
+
+def _stale(last: dt.datetime | None, now: dt.datetime) -> bool:
+    return last is None or now - as_utc(last) >= USE_RECORD_GRANULARITY
+
+
+def record_use(session: Session, principal: Principal, *, clock: Clock = utcnow) -> None:
+    """Record when a credential was last used, at most once a minute, and for the admin API
+    the acting user's last activity: informative times, so a write never waits for them.
+
+    PostgreSQL: a row that another transaction holds (a long Bulk of the same token) is
+    skipped, not waited for. SQLite: a database too busy to write right now skips it too."""
+    now = clock()
+    writes: list[tuple[Any, str | None]] = []
+    if _stale(principal.last_used_at, now):
+        table = _oauth_clients if principal.kind == "oauth" else _credentials
+        writes.append((table, principal.credential_id))
+    if principal.kind != "scim" and _stale(principal.user_last_activity_at, now):
+        writes.append((_users, principal.user_id))
+    if not writes:
+        return
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    for table, row_id in writes:
+        if row_id is None:
+            continue
+        column = "last_activity_at" if table is _users else "last_used_at"
+        target: Any = table.c.id == row_id
+        if postgres:
+            held = table.alias("held")
+            target = table.c.id.in_(
+                sa.select(held.c.id).where(held.c.id == row_id)
+                .with_for_update(skip_locked=True).scalar_subquery()
+            )
+        try:
+            connection.execute(sa.update(table).where(target).values({column: now}))
+        except sa.exc.OperationalError:
+            log.info("last use of %s %s not recorded: database busy", table.name, row_id)

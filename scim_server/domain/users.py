@@ -52,15 +52,18 @@ from scim_server.storage.models import (
     GroupMember,
     User,
     UserEmail,
+    contribution,
     utcnow,
 )
+from scim_server.storage.records import CountShift, account_counts, shift_counts
 
 __all__ = [
-    "BULK_MAX", "EMAIL_CHANGE_TTL", "PAYING_TYPES", "USER_TYPES", "BulkReport", "UserState",
-    "CreationChecker", "accept_invitation", "activate_user", "bulk_change", "change_user_type",
-    "check_user_change", "check_user_create", "confirm_email_change", "deactivate_user",
-    "delete_user", "get_user", "invite_user", "lock_account", "record_activity", "record_audit",
-    "start_email_change", "state_of", "update_profile",
+    "BULK_MAX", "EMAIL_CHANGE_TTL", "PAYING_TYPES", "USER_TYPES", "BulkReport", "CountShift",
+    "CreationChecker", "UserState", "accept_invitation", "activate_user", "apply_user_change",
+    "bulk_change", "change_user_type", "check_user_change", "check_user_create",
+    "confirm_email_change", "deactivate_user", "delete_user", "get_user", "invite_user",
+    "lock_account", "plan_user_change", "plan_user_create", "record_activity", "record_audit",
+    "settle_counts", "start_email_change", "state_of", "update_profile",
 ]
 
 USER_TYPES = ("Admin", "Member", "Viewer", "Guest")
@@ -184,29 +187,37 @@ def _check_guest(account: Account, email: str | None) -> None:
 
 
 def _check_seats(session: Session, account: Account, user_id: str | None) -> None:
-    _check_seats_left(account, _count_paying_active(session, account, user_id))
+    _check_seats_left(account.seats_limit, _count_paying_active(session, account, user_id))
 
 
-def _check_seats_left(account: Account, paying_active: int) -> None:
-    if paying_active + 1 > account.seats_limit:
-        raise RuleViolation(
-            "seats.exceeded",
-            f"all {account.seats_limit} seats of the plan are taken by active paying users",
-            Severity.CONFLICT,
-        )
+def _check_seats_left(seats_limit: int, paying_active: int) -> None:
+    if paying_active + 1 > seats_limit:
+        raise _seats_exceeded(seats_limit)
+
+
+def _seats_exceeded(seats_limit: int) -> RuleViolation:
+    return RuleViolation(
+        "seats.exceeded",
+        f"all {seats_limit} seats of the plan are taken by active paying users",
+        Severity.CONFLICT,
+    )
 
 
 def _check_operators(session: Session, account: Account, user_id: str | None) -> None:
-    _check_operators_left(account, _count_operators(session, account, user_id))
+    _check_operators_left(account.operators_limit, _count_operators(session, account, user_id))
 
 
-def _check_operators_left(account: Account, operators: int) -> None:
-    if operators + 1 > account.operators_limit:
-        raise RuleViolation(
-            "operators.limit",
-            f"the plan allows {account.operators_limit} users and all are in use",
-            Severity.CONFLICT,
-        )
+def _check_operators_left(operators_limit: int, operators: int) -> None:
+    if operators + 1 > operators_limit:
+        raise _operators_limit(operators_limit)
+
+
+def _operators_limit(operators_limit: int) -> RuleViolation:
+    return RuleViolation(
+        "operators.limit",
+        f"the plan allows {operators_limit} users and all are in use",
+        Severity.CONFLICT,
+    )
 
 
 def _check_create(session: Session, account: Account, state: UserState) -> None:
@@ -215,9 +226,9 @@ def _check_create(session: Session, account: Account, state: UserState) -> None:
     if state.user_type == "Guest":
         _check_guest(account, state.email)
     operators, paying_active = _account_counts(session, account, None)
-    _check_operators_left(account, operators)
+    _check_operators_left(account.operators_limit, operators)
     if _paying_active(state):
-        _check_seats_left(account, paying_active)
+        _check_seats_left(account.seats_limit, paying_active)
 
 
 def _check_transition(
@@ -225,6 +236,20 @@ def _check_transition(
     *, bulk: bool = False, accepting: bool = False,
 ) -> None:
     """Every rule a change of one existing user must pass. The account must be locked."""
+    _check_change_rules(session, account, user_id, before, after, bulk=bulk, accepting=accepting)
+    check_operators, check_seats = _count_rules(before, after)
+    if check_operators:
+        # Reactivation: the operator limit may have been lowered since the deactivation.
+        _check_operators(session, account, user_id)
+    if check_seats:
+        _check_seats(session, account, user_id)
+
+
+def _check_change_rules(
+    session: Session, account: Account, user_id: str, before: UserState, after: UserState,
+    *, bulk: bool = False, accepting: bool = False,
+) -> None:
+    """The rules of a change of one existing user but the counted ones (``_count_rules``)."""
     _validate(after)
     if before.status != after.status and not accepting and "pending" in (before.status,
                                                                          after.status):
@@ -256,11 +281,15 @@ def _check_transition(
         before.user_type != "Guest" or _norm(before.email) != _norm(after.email)
     ):
         _check_guest(account, after.email)
-    if before.status != "active" and after.status == "active" and before.status != "pending":
-        # Reactivation: the operator limit may have been lowered since the deactivation.
-        _check_operators(session, account, user_id)
-    if _paying_active(after) and not _paying_active(before):
-        _check_seats(session, account, user_id)
+
+
+def _count_rules(before: UserState, after: UserState) -> tuple[bool, bool]:
+    """Which limits a change must respect: (operators: a reactivation, seats: a user who
+    becomes an active paying one)."""
+    reactivated = (
+        before.status != "active" and after.status == "active" and before.status != "pending"
+    )
+    return reactivated, _paying_active(after) and not _paying_active(before)
 
 
 def _check_not_last_admin(session: Session, account: Account, user_id: str) -> None:
@@ -291,28 +320,82 @@ def check_user_create(session: Session, account: Account, state: UserState, *,
 class CreationChecker:
     """``check_user_create`` for a run of creations in one transaction (a SCIM Bulk full sync).
 
-    The account is locked and its counts read once; each creation is then judged, in order, as
-    if the ones accepted before it were already written: ``check`` raises the refusal
-    ``check_user_create`` would raise, ``accept`` counts a creation the caller goes on to write.
-    The same rules, in the same order, as one ``check_user_create`` per user."""
+    The account's counts are read once; each creation is then judged, in order, as if the ones
+    accepted before it were already written: ``check`` raises the refusal ``check_user_create``
+    would raise, ``accept`` counts a creation the caller goes on to write. The same rules, in
+    the same order, as one ``check_user_create`` per user. The counts are read without a lock:
+    the caller settles the run's shift (:func:`settle_counts`), which refuses it whole if other
+    writers took the seats meanwhile."""
 
     def __init__(self, session: Session, account: Account, *, actor: Actor) -> None:
         del actor  # as check_user_create
         self.account = account
-        lock_account(session, account)
         self.operators, self.paying_active = _account_counts(session, account, None)
 
     def check(self, state: UserState) -> None:
         _validate(state)
         if state.user_type == "Guest":
             _check_guest(self.account, state.email)
-        _check_operators_left(self.account, self.operators)
+        _check_operators_left(self.account.operators_limit, self.operators)
         if _paying_active(state):
-            _check_seats_left(self.account, self.paying_active)
+            _check_seats_left(self.account.seats_limit, self.paying_active)
 
     def accept(self, state: UserState) -> None:
         self.operators += 1
         self.paying_active += int(_paying_active(state))
+
+
+# --- one-statement count rules (the SCIM door's writes) ------------------------------------------
+
+def plan_user_create(account: Account, state: UserState) -> CountShift:
+    """The rules of a creation that need no count (``user_type.invalid``, ``guest.same_domain``,
+    ``guest.domain_not_allowed``); the counted ones (``operators.limit``, ``seats.exceeded``)
+    are the limits of the returned shift, which :func:`settle_counts` applies once the user
+    row is written. Takes no lock: the limits are checked in the statement that counts."""
+    _validate(state)
+    if state.user_type == "Guest":
+        _check_guest(account, state.email)
+    operators, paying = contribution(state.status, state.user_type)
+    return CountShift(operators, paying, check_operators=True,
+                      check_seats=_paying_active(state))
+
+
+def plan_user_change(session: Session, account: Account, user_id: str, before: UserState,
+                     after: UserState, *, actor: Actor) -> CountShift:
+    """The rules of a change of an existing user (as :func:`check_user_change`), but the
+    counted ones, which are the limits of the returned shift (see :func:`plan_user_create`).
+
+    A change that could leave the account without an active Admin, or an Admin holding a SCIM
+    token, still locks the account first: those rules count rows that no single statement
+    writes. Every other change takes no account lock until its counts are settled."""
+    del actor
+    if before.user_type == "Admin":
+        lock_account(session, account)
+    _check_change_rules(session, account, user_id, before, after)
+    check_operators, check_seats = _count_rules(before, after)
+    old, new = contribution(before.status, before.user_type), contribution(after.status,
+                                                                          after.user_type)
+    return CountShift(new[0] - old[0], new[1] - old[1], check_operators, check_seats)
+
+
+def apply_user_change(session: Session, account: Account, user_id: str, before: UserState,
+                      after: UserState, *, clock: Clock = utcnow) -> None:
+    """The lifecycle effects of a written change (see :func:`check_user_change`)."""
+    _apply_effects(session, account, user_id, before, after, clock=clock)
+
+
+def settle_counts(session: Session, account: Account, shift: CountShift) -> None:
+    """Apply a write's shift of the account's counts within its limits, in one conditional
+    statement, or refuse it with ``operators.limit`` / ``seats.exceeded`` (the operator limit
+    is judged first, as :func:`check_user_create` does). Make it the last statement before
+    the transaction commits: it holds the account row until then."""
+    connection = session.connection()
+    if shift_counts(connection, account.id, shift):
+        return
+    counts = account_counts(connection, account.id)
+    if shift.check_operators and counts.operators_used + shift.operators > counts.operators_limit:
+        raise _operators_limit(counts.operators_limit)
+    raise _seats_exceeded(counts.seats_limit)
 
 
 def check_user_change(session: Session, account: Account, user_id: str, before: UserState,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scim_server.scim.provider import ENTERPRISE_URN
+from scim_server.storage.schema import ENTERPRISE_URN
 
 _MANAGER_PATHS = {f"{ENTERPRISE_URN}:manager".lower(), "manager"}
 

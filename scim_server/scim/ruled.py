@@ -2,26 +2,27 @@
 
 This sits in the SCIM layer, between scim2-server's handler and the SQL storage: the storage
 stays rule-free, the domain stays protocol-free, and SCIM, the admin API and the admin UI all
-refuse the same changes with the same rule ids.
+refuse the same changes with the same rule ids. The storage calls three steps of each user
+write: ``judge`` (the rules, before the row is written), ``written`` (lifecycle effects and
+the audit) and ``settle`` (the account's counts, in one conditional statement, last).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from flask import g
-from scim2_models import NotFoundException, Resource, ResourceType
+from scim2_models import Resource, ResourceType
 
 from scim_server.domain import users as user_rules
 from scim_server.domain.actors import Actor
 from scim_server.domain.audit import record_audit
 from scim_server.domain.errors import DomainError
 from scim_server.scim.service import scim_exception_of
-from scim_server.storage.models import User
-from scim_server.storage.scim_storage import SqlScimStorage
-from scim_server.storage.scim_storage import _check_version as check_version
+from scim_server.storage.records import CountShift
+from scim_server.storage.scim_storage import ReadState, SqlScimStorage
 
 
 def user_state_of(resource: Resource[Any], *, current_status: str | None = None) -> user_rules.UserState:
@@ -39,12 +40,17 @@ def user_state_of(resource: Resource[Any], *, current_status: str | None = None)
     return user_rules.UserState(user_type=str(user_type), status=status, email=email)
 
 
+def _state_read(before: ReadState) -> user_rules.UserState:
+    return user_rules.UserState(user_type=before.user_type or "Member",
+                                status=before.status or "active", email=before.email)
+
+
 def scim_actor() -> Actor:
     principal = g.scim_principal
     return Actor(
         door="scim",
-        user_id=principal.user.id if principal.user else None,
-        credential_id=principal.credential.id,
+        user_id=principal.user_id,
+        credential_id=principal.credential_id,
         client=g.get("scim_client"),
     )
 
@@ -64,24 +70,29 @@ def domain_refusals() -> Iterator[None]:
 class RuledScimStorage(SqlScimStorage):
     """SqlScimStorage whose User writes are checked by the domain and audited."""
 
-    def _state_row(self, user_id: str) -> User:
-        # The row a PATCH or PUT has just read is in the session: no second SELECT.
-        row: User | None = self._session().get(User, user_id)
-        if row is not None and (row.account_id != self._account_id() or row.status == "deleted"):
-            row = None
-        if row is None:
-            raise NotFoundException(detail=f"Resource {user_id} not found")
-        return row
+    def judge(self, before: ReadState | None, resource_id: str | None, resource: Resource[Any],
+              fields: dict[str, Any]) -> CountShift:
+        with domain_refusals():
+            if before is None:
+                return user_rules.plan_user_create(g.account, user_state_of(resource))
+            after = user_state_of(resource, current_status=before.status)
+            return user_rules.plan_user_change(
+                self.session, g.account, str(resource_id), _state_read(before), after,
+                actor=scim_actor(),
+            )
 
-    def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
-        if resource_type.name == "User":
-            with domain_refusals():
-                user_rules.check_user_create(
-                    self._session(), g.account, user_state_of(resource), actor=scim_actor()
-                )
-        created = super().create(resource_type, resource)
-        self._audit("create", resource_type, created.id, None, created)
-        return created
+    def written(self, action: str, kind: str, resource_id: str, before: ReadState | None,
+                after: Resource[Any] | None) -> None:
+        if kind == "User" and before is not None and after is not None:
+            user_rules.apply_user_change(
+                self.session, g.account, resource_id, _state_read(before),
+                user_state_of(after, current_status=before.status),
+            )
+        self._audit(action, kind, resource_id, before, after)
+
+    def settle(self, shift: CountShift) -> None:
+        with domain_refusals():
+            user_rules.settle_counts(self.session, g.account, shift)
 
     def create_users(
         self,
@@ -93,7 +104,7 @@ class RuledScimStorage(SqlScimStorage):
         accept: Callable[[Any], None] | None = None,
     ) -> list[Resource[Any] | Exception] | None:
         """The run of a Bulk full sync, under the same rules and audit as ``create``."""
-        checker = user_rules.CreationChecker(self._session(), g.account, actor=scim_actor())
+        checker = user_rules.CreationChecker(self.session, g.account, actor=scim_actor())
 
         def check_rules(resource: Resource[Any]) -> user_rules.UserState:
             state = user_state_of(resource)
@@ -101,33 +112,9 @@ class RuledScimStorage(SqlScimStorage):
                 checker.check(state)
             return state
 
-        results = super().create_users(
+        return super().create_users(
             user_type, resources, budget=budget, check=check_rules, accept=checker.accept
         )
-        for created in results or ():
-            if not isinstance(created, Exception):
-                self._audit("create", user_type, created.id, None, created)
-        return results
-
-    def update(
-        self,
-        resource_type: ResourceType,
-        resource: Resource[Any],
-        *,
-        expected_version: str | None = None,
-    ) -> Resource[Any]:
-        before = None
-        if resource_type.name == "User":
-            row = self._state_row(str(resource.id))
-            before = user_rules.state_of(row)
-            after = user_state_of(resource, current_status=row.status)
-            with domain_refusals():
-                user_rules.check_user_change(
-                    self._session(), g.account, row.id, before, after, actor=scim_actor()
-                )
-        updated = super().update(resource_type, resource, expected_version=expected_version)
-        self._audit("update", resource_type, updated.id, before, updated)
-        return updated
 
     def delete(
         self,
@@ -138,24 +125,26 @@ class RuledScimStorage(SqlScimStorage):
     ) -> None:
         if resource_type.name != "User":
             super().delete(resource_type, resource_id, expected_version=expected_version)
-            self._audit("delete", resource_type, resource_id, None, None)
             return
-        # One row read (not a whole SCIM resource): the version check of RFC 7644 §3.14.
-        check_version(self._state_row(resource_id), expected_version)
-        # The IdP's DELETE is final: deactivate and delete (anonymise) in one transaction.
+        # The row, held at the version this request read (RFC 7644 §3.14), then the IdP's
+        # DELETE, which is final: deactivate and delete (anonymise) in one transaction.
+        before = self.read_state("User", resource_id)
+        self.records.lock("User", resource_id, version=self._expected(before, expected_version))
         with domain_refusals():
             user_rules.delete_user(
-                self._session(), g.account, resource_id, actor=scim_actor(), via_scim=True
+                self.session, g.account, resource_id, actor=scim_actor(), via_scim=True
             )
 
     def _audit(
-        self, action: str, resource_type: ResourceType, target_id: Any, before: Any, after: Any
+        self, action: str, kind: str, target_id: Any, before: Any, after: Any
     ) -> None:
         def summary(value: Any) -> dict[str, Any] | None:
             if value is None:
                 return None
-            if isinstance(value, user_rules.UserState):
-                return {"userType": value.user_type, "status": value.status, "email": value.email}
+            if isinstance(value, ReadState):
+                if value.status is None:
+                    return None
+                return {"userType": value.user_type, "status": value.status}
             return {
                 "id": value.id,
                 "userName": getattr(value, "user_name", None),
@@ -165,54 +154,27 @@ class RuledScimStorage(SqlScimStorage):
             }
 
         record_audit(
-            self._session(),
+            self.session,
             g.account,
             actor=scim_actor(),
-            action=f"{str(resource_type.name).lower()}.{action}",
-            target_type=str(resource_type.name),
+            action=f"{kind.lower()}.{action}",
+            target_type=kind.lower(),
             target_id=str(target_id) if target_id else None,
             before=summary(before),
             after=summary(after),
         )
 
-    def update_group_header(
-        self, group_type: ResourceType, resource: Resource[Any], *, expected_version: str | None = None
-    ) -> Resource[Any]:
-        updated = super().update_group_header(group_type, resource, expected_version=expected_version)
-        self._audit("update", group_type, updated.id, None, updated)
-        return updated
-
-    # Membership steps of the O(delta) group PATCH are audited like any other change.
-    def add_members(
-        self,
-        group_type: ResourceType,
-        group_id: str,
-        member_ids: list[str],
-        displays: Mapping[str, str] | None = None,
-    ) -> list[str]:
-        unknown = super().add_members(group_type, group_id, member_ids, displays)
-        change: dict[str, Any] = {"added": member_ids[:1000], "count": len(member_ids)}
-        if unknown:
-            change["skipped_unknown"] = unknown[:1000]
-        self._audit_members(group_id, change)
-        return unknown
-
-    def remove_members(self, group_type: ResourceType, group_id: str, member_ids: list[str]) -> None:
-        super().remove_members(group_type, group_id, member_ids)
-        self._audit_members(group_id, {"removed": member_ids[:1000], "count": len(member_ids)})
-
-    def clear_members(self, group_type: ResourceType, group_id: str) -> None:
-        super().clear_members(group_type, group_id)
-        self._audit_members(group_id, {"cleared": True})
-
-    def _audit_members(self, group_id: str, change: dict[str, Any]) -> None:
-        record_audit(
-            self._session(),
-            g.account,
-            actor=scim_actor(),
-            action="group.members",
-            target_type="Group",
-            target_id=group_id,
-            before=None,
-            after=change,
-        )
+    def members_changed(self, group_id: str, steps: Sequence[Any],
+                        unknown: Sequence[Sequence[str]]) -> None:
+        """Membership steps of the O(delta) group PATCH are audited like any other change."""
+        for step, skipped in zip(steps, unknown, strict=True):
+            if step.kind == "add":
+                change: dict[str, Any] = {"added": step.ids[:1000], "count": len(step.ids)}
+                if skipped:
+                    change["skipped_unknown"] = list(skipped)[:1000]
+            elif step.kind == "remove":
+                change = {"removed": step.ids[:1000], "count": len(step.ids)}
+            else:
+                change = {"cleared": True}
+            record_audit(self.session, g.account, actor=scim_actor(), action="group.members",
+                         target_type="group", target_id=group_id, before=None, after=change)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
@@ -10,8 +9,7 @@ from flask import Blueprint, Flask, g, request
 from scim2_flask import ScimServer
 from scim2_models import InvalidValueException, ScimProvider, UnauthorizedException
 
-from scim_server.auth import Principal, make_protector, record_use
-from scim_server.db import reading
+from scim_server.auth import make_protector
 from scim_server.scim.handler import AccountScimHandler
 from scim_server.scim.service import AccountScimService
 from scim_server.storage.scim_storage import SqlScimStorage
@@ -64,25 +62,16 @@ class AccountScimServer(ScimServer):
 
     def _authenticate(self) -> None:
         """RFC 6750 bearer token → the account; a 401 with WWW-Authenticate otherwise."""
-        # SQLite: the token is read in its own short read transaction, so that a write request
-        # takes the database write lock (BEGIN IMMEDIATE) at its first write statement, not
-        # for its whole life; on PostgreSQL one transaction does it all.
-        apart = g.db.get_bind().dialect.name == "sqlite" and not g.get("reading")
-        with reading() if apart else nullcontext():
-            try:
-                principal = self.protector.validate_request(
-                    scopes=None, request=_HeaderRequest(request.headers)
-                )
-            except OAuth2Error:
-                raise UnauthorizedException(detail="A valid SCIM bearer token is required") from None
-            if not isinstance(principal, Principal):
-                raise UnauthorizedException(detail="A valid SCIM bearer token is required")
-            g.scim_principal = principal
-            g.account = principal.account
-            g.scim_client = (request.user_agent.string or "")[:200] or None
-            record_use(g.db, principal)
-            if apart:
-                g.db.commit()
+        try:
+            token = self.protector.validate_request(
+                scopes=None, request=_HeaderRequest(request.headers)
+            )
+        except OAuth2Error:
+            raise UnauthorizedException(detail="A valid SCIM bearer token is required") from None
+        principal = token.principal
+        g.scim_principal = principal
+        g.account = principal.account
+        g.scim_client = (request.user_agent.string or "")[:200] or None
 
     def get_subject(self) -> Any:
         return g.get("scim_principal")

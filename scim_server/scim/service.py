@@ -31,6 +31,7 @@ from scim2_models import (
     SearchRequest,
     UnauthorizedException,
 )
+from scim2_server.conditions import Conditions
 from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
 from scim2_server.routing import Target
@@ -38,8 +39,8 @@ from scim2_server.service import ScimService
 from scim2_server.storage import SearchPage
 from scim2_server.utils import parametrize
 
-from scim_server.auth import Principal
 from scim_server.domain.errors import DomainError, InvalidInput, NotFound, RuleViolation, Severity
+from scim_server.domain.tokens import Principal
 from scim_server.scim import quirks
 
 # pydantic appends a documentation link to its messages: not for an API client.
@@ -103,7 +104,7 @@ class AccountScimService(ScimService):
         subject = request.subject
         if not isinstance(subject, Principal):
             raise UnauthorizedException(detail="A SCIM bearer token is required")
-        if subject.credential.kind != "scim":
+        if subject.kind != "scim":
             raise ForbiddenException(detail="This token is not a SCIM token")
 
     def me_target(self, request: ScimRequest) -> tuple[ResourceType, str]:
@@ -111,9 +112,16 @@ class AccountScimService(ScimService):
         subject = request.subject
         if not isinstance(subject, Principal):
             raise UnauthorizedException(detail="A SCIM bearer token is required")
-        if subject.user is None or subject.user.status == "deleted":
+        if subject.user_id is None or subject.user_status in (None, "deleted"):
             raise NotFoundException(detail="This token is not bound to a user")
-        return self.get_resource_type("User"), subject.user.id
+        return self.get_resource_type("User"), subject.user_id
+
+    def error_response(self, exception: Exception) -> ScimResponse:
+        """A 503 (the database busy, a resource under a storm of writes) says when to retry."""
+        response = super().error_response(exception)
+        if response.status == HTTPStatus.SERVICE_UNAVAILABLE:
+            response.headers["Retry-After"] = "1"
+        return response
 
     @staticmethod
     def error_of(exception: Exception) -> Error:
@@ -175,6 +183,29 @@ class AccountScimService(ScimService):
             return prefixes[folder] + resource_id
 
         return locate
+
+    def document_response(
+        self,
+        base_url: str,
+        resource_type: ResourceType,
+        document: dict[str, Any],
+        conditions: Conditions,
+    ) -> ScimResponse:
+        """``query_response`` for a stored document (``SqlScimStorage.document``): the same
+        200 with its ETag and Content-Location, or 304 (RFC 7644 §3.4.1, §3.14)."""
+        meta = document["meta"]
+        version = meta["version"] if self.etag_supported else None
+        if not conditions.check(version, "GET"):
+            # RFC 9110 §15.4.5: a 304 carries the ETag a 200 would have
+            return ScimResponse(HTTPStatus.NOT_MODIFIED, None, {"ETag": version} if version else {})
+        meta["location"] = self.resource_location(base_url, resource_type, document["id"])
+        if version is None:
+            del meta["version"]
+        _locate_references(document, self.reference_locator(base_url))
+        headers = {"Content-Location": meta["location"]}
+        if version:
+            headers["ETag"] = version
+        return ScimResponse(HTTPStatus.OK, document, headers)
 
     def plain_search_response(
         self,

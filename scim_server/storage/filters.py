@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,12 +42,12 @@ from scim2_models.path import (
 from scim2_models.path.resolution import AttributeBinding, _bind, coerce_value
 from sqlalchemy.sql.elements import ColumnElement
 
-ACCOUNT_EXTENSION_URN = "urn:scim-server:schemas:extension:account:1.0:User"
+from scim_server.storage.dialects import JsonDialect, Predicate
+from scim_server.storage.schema import ACCOUNT_EXTENSION_URN
 
 # Attributes the search document never holds: kept in columns, derived on read, or secret.
 _NOT_SEARCHED = {"schemas", "id", "meta", "password", "groups", "members", "external_id"}
 
-Predicate = ColumnElement[bool]
 Operand = tuple[ColumnElement[Any], str]
 """A SQL expression and its kind: str, bytes, num, bool, dt (ISO text), dtcol (a timestamp
 column) or complex."""
@@ -192,119 +191,6 @@ def search_document(resource: Resource[Any]) -> dict[str, Any]:
             if ext_doc:
                 document[schema] = ext_doc
     return document
-
-
-# --- JSON access, per dialect ---------------------------------------------------------------
-
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9_:.$\-]+$")
-
-
-def _check_path(path: tuple[str | int, ...]) -> None:
-    # Path parts are inlined in SQL: only model field names and schema URNs may get there.
-    for part in path:
-        if not isinstance(part, int) and not _SAFE_KEY.match(part):
-            raise InvalidFilterException(detail=f"cannot address {part!r} in SQL")
-
-
-class JsonDialect:
-    """How one database reads the JSON documents."""
-
-    name = ""
-
-    def scalar(
-        self, src: ColumnElement[Any], path: tuple[str | int, ...], kind: str
-    ) -> ColumnElement[Any]:
-        raise NotImplementedError
-
-    def present(self, src: ColumnElement[Any], path: tuple[str | int, ...]) -> Predicate:
-        raise NotImplementedError
-
-    def elements(
-        self, src: ColumnElement[Any], path: tuple[str | int, ...]
-    ) -> tuple[sa.FromClause, ColumnElement[Any]]:
-        raise NotImplementedError
-
-    def ordered(self, expr: ColumnElement[Any], kind: str) -> ColumnElement[Any]:
-        """The expression as it orders: strings in code-point order, as Python compares them."""
-        return expr
-
-
-class SqliteJson(JsonDialect):
-    """SQLite: json_extract / json_each; TEXT compares with BINARY, i.e. in code-point order."""
-
-    name = "sqlite"
-
-    @staticmethod
-    def _jpath(path: tuple[str | int, ...]) -> str:
-        _check_path(path)
-        return "$" + "".join(f"[{p}]" if isinstance(p, int) else f'."{p}"' for p in path)
-
-    def scalar(
-        self, src: ColumnElement[Any], path: tuple[str | int, ...], kind: str
-    ) -> ColumnElement[Any]:
-        if not path:
-            # An entry of json_each: its value column is already the SQL scalar.
-            return src
-        type_: Any = {"num": sa.Float(), "bool": sa.Boolean()}.get(kind, sa.String())
-        return sa.func.json_extract(src, self._jpath(path), type_=type_)
-
-    def present(self, src: ColumnElement[Any], path: tuple[str | int, ...]) -> Predicate:
-        return sa.func.json_type(src, self._jpath(path)).is_not(None)
-
-    def elements(
-        self, src: ColumnElement[Any], path: tuple[str | int, ...]
-    ) -> tuple[sa.FromClause, ColumnElement[Any]]:
-        each = sa.func.json_each(src, self._jpath(path)).table_valued("value").alias()
-        return each, each.c.value
-
-
-class PostgresJson(JsonDialect):
-    """PostgreSQL: jsonb #> / #>> / jsonb_array_elements; text ordered under COLLATE "C"."""
-
-    name = "postgresql"
-
-    @staticmethod
-    def _path(path: tuple[str | int, ...]) -> ColumnElement[Any]:
-        _check_path(path)
-        inner = ",".join(f'"{p}"' for p in path)
-        return sa.literal_column(f"'{{{inner}}}'::text[]")
-
-    def scalar(
-        self, src: ColumnElement[Any], path: tuple[str | int, ...], kind: str
-    ) -> ColumnElement[Any]:
-        if kind == "num":
-            return sa.cast(src.op("#>")(self._path(path)), sa.Numeric())
-        if kind == "bool":
-            return sa.cast(src.op("#>")(self._path(path)), sa.Boolean())
-        return src.op("#>>", return_type=sa.Text())(self._path(path))
-
-    def present(self, src: ColumnElement[Any], path: tuple[str | int, ...]) -> Predicate:
-        return src.op("#>")(self._path(path)).is_not(None)
-
-    def elements(
-        self, src: ColumnElement[Any], path: tuple[str | int, ...]
-    ) -> tuple[sa.FromClause, ColumnElement[Any]]:
-        from sqlalchemy.dialects.postgresql import JSONB
-
-        each = (
-            sa.func.jsonb_array_elements(src.op("#>")(self._path(path)))
-            .table_valued(sa.column("value", JSONB()))
-            .alias()
-        )
-        return each, each.c.value
-
-    def ordered(self, expr: ColumnElement[Any], kind: str) -> ColumnElement[Any]:
-        if kind in ("str", "bytes", "dt"):
-            return expr.collate("C")
-        return expr
-
-
-def json_dialect(name: str) -> JsonDialect:
-    if name == "postgresql":
-        return PostgresJson()
-    if name == "sqlite":
-        return SqliteJson()
-    raise NotImplementedError(f"no SQL storage for the {name!r} dialect")
 
 
 # --- predicates -----------------------------------------------------------------------------

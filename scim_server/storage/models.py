@@ -219,7 +219,7 @@ class Credential(Base):
 PAYING_TYPES = ("Admin", "Member")
 
 
-def _contribution(status: str | None, user_type: str | None) -> tuple[int, int]:
+def contribution(status: str | None, user_type: str | None) -> tuple[int, int]:
     """(operators, paying active) that one user adds to its account's counts."""
     status = status or "active"  # the column defaults, when the row is not yet inserted
     user_type = user_type or "Member"
@@ -236,8 +236,8 @@ def _before_and_after(user: User) -> tuple[tuple[int, int], tuple[int, int]] | N
         return history.deleted[0] if history.deleted else current
 
     return (
-        _contribution(old(status, user.status), old(user_type, user.user_type)),
-        _contribution(user.status, user.user_type),
+        contribution(old(status, user.status), old(user_type, user.user_type)),
+        contribution(user.status, user.user_type),
     )
 
 
@@ -249,14 +249,14 @@ def _keep_account_counts(session: Session, _context: Any, _instances: Any) -> No
     inside the writer's transaction, so the counts commit or roll back with the rows."""
     deltas: dict[str, list[int]] = {}
 
-    def add(account_id: str, sign: int, contribution: tuple[int, int]) -> None:
+    def add(account_id: str, sign: int, amounts: tuple[int, int]) -> None:
         delta = deltas.setdefault(account_id, [0, 0])
-        delta[0] += sign * contribution[0]
-        delta[1] += sign * contribution[1]
+        delta[0] += sign * amounts[0]
+        delta[1] += sign * amounts[1]
 
     for obj in session.new:
         if isinstance(obj, User):
-            add(obj.account_id, 1, _contribution(obj.status, obj.user_type))
+            add(obj.account_id, 1, contribution(obj.status, obj.user_type))
     for obj in session.dirty:
         if isinstance(obj, User) and (change := _before_and_after(obj)) is not None:
             add(obj.account_id, -1, change[0])
@@ -264,7 +264,7 @@ def _keep_account_counts(session: Session, _context: Any, _instances: Any) -> No
     for obj in session.deleted:
         if isinstance(obj, User):
             history = inspect(obj).attrs
-            before = _contribution(
+            before = contribution(
                 history.status.history.deleted[0] if history.status.history.deleted else obj.status,
                 history.user_type.history.deleted[0]
                 if history.user_type.history.deleted else obj.user_type,

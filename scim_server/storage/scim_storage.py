@@ -2,31 +2,27 @@
 
 Does: store Users and Groups of the current account (RFC 7643 §4), answer ``get``/``search``
 with filters, sorts, index and cursor paging compiled to SQL (RFC 7644 §3.4.2, RFC 9865), keep
-memberships as rows so a PATCH of a big group costs O(members changed), flush inside
-savepoints. Does not: commit (the HTTP layer owns the transaction), decide a business rule (the
-domain owns ``status``; this only maps ``active``), or know about HTTP.
+memberships as rows so a PATCH of a big group costs O(members changed). Each request is a few
+Core statements: reads return the stored documents (``reads``), writes go through the records
+and members APIs (``records``, ``members``), which let the database check uniqueness and
+versions. Does not: commit (the HTTP layer owns the transaction), decide a business rule (the
+subclass in the SCIM layer asks the domain, through ``written`` and ``settle``), or know HTTP.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import decimal
-import functools
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, cast
 
-import pydantic
 import sqlalchemy as sa
 from scim2_models import (
-    InvalidCursorException,
-    InvalidValueException,
     Meta,
     NotFoundException,
     NotImplementedException,
-    PreconditionFailedException,
     Resource,
     ResourceType,
     ResponseParameters,
@@ -34,71 +30,48 @@ from scim2_models import (
     SearchRequest,
     UniquenessException,
 )
-from scim2_models.path import Comparison, ValuePath
-from scim2_models.path.resolution import AttributeBinding
+from scim2_models.path import CompareOperator, Comparison, ValuePath
 from scim2_server.storage import ScimStorage, SearchPage
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from scim_server.security import hash_password
 from scim_server.storage import models as m
+from scim_server.storage import reads
+from scim_server.storage.conversion import (
+    document_of,
+    given_members,
+    group_entries,
+    group_fields,
+    resource_of,
+    user_data,
+    user_fields,
+    utc,
+    version_number,
+    version_tag,
+)
 from scim_server.storage.filters import (
-    ACCOUNT_EXTENSION_URN,
-    Elements,
-    Predicate,
     ResourceContext,
     SqlFilter,
     Uncomparable,
     binding_of,
     comparable,
     eq_terms,
-    json_dialect,
-    search_document,
 )
-from scim_server.storage.models import new_id, utcnow
+from scim_server.storage.keyset import Keyset, position, read_position
+from scim_server.storage.mapping import context_for, sql_type
+from scim_server.storage.members import Members, chunks
+from scim_server.storage.models import contribution, new_id, utcnow
+from scim_server.storage.records import CountShift, Records, VersionConflict
+from scim_server.storage.schema import default_provider
+from scim_server.storage.scope import AccountScope
 
-_CHUNK = 500  # ids per IN list: far below SQLite's bound-parameter limit
-_VERSION = re.compile(r'^(?:W/)?"?(\d+)"?$')
-
-
-def _chunks(values: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    """SQLite hands timestamps back without their zone; every stored one is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-def _version(row: m.User | m.Group) -> str:
-    return f'W/"{row.version}"'
-
-
-_TIME = pydantic.TypeAdapter(dt.datetime)
-
-
-@functools.cache
-def _extension_urns(model: type[Resource[Any]]) -> tuple[str, ...]:
-    return tuple(str(urn) for urn in dict(model.get_extension_models()))
-
-# Set by ``SqlScimStorage.plain_documents`` (a context variable: one storage serves every
-# thread of a worker).
+# Set by ``SqlScimStorage.plain_documents`` and ``in_bulk`` (context variables: one storage
+# serves every thread of a worker).
 _PLAIN_DOCUMENTS: ContextVar[bool] = ContextVar("scim_plain_documents", default=False)
+_IN_BULK: ContextVar[bool] = ContextVar("scim_in_bulk", default=False)
 
-
-def _json_time(value: dt.datetime) -> str:
-    """A timestamp as the models serialise it, so plain documents match them to the byte."""
-    return cast(str, _TIME.dump_python(value, mode="json"))
-
-
-def _check_version(row: m.User | m.Group, expected: str | None) -> None:
-    """RFC 7644 §3.14: a stale If-Match version is a 412."""
-    if expected is None:
-        return
-    match = _VERSION.match(expected.strip())
-    if match is None or int(match.group(1)) != row.version:
-        raise PreconditionFailedException(detail="the resource changed since this version")
+_CORE_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:user"
+_CORE_GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:group"
 
 
 def _wants(parameters: ResponseParameters[Any] | None, name: str) -> bool:
@@ -124,192 +97,31 @@ def _wants(parameters: ResponseParameters[Any] | None, name: str) -> bool:
     return True
 
 
-def _encode(value: Any) -> Any:
-    """A sort value in a form JSON holds, for a cursor position."""
-    if isinstance(value, dt.datetime):
-        return {"datetime": _utc(value).isoformat()}
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
+@dataclass(frozen=True)
+class ReadState:
+    """What a write needs of the row a request read: its version and rule-relevant state."""
+
+    version: int
+    status: str | None
+    user_type: str | None
+    email: str | None
+    emails: Any
+    unique_key: str | None
 
 
-class _UserContext(ResourceContext):
-    """Users: userName/displayName/externalId/active/status in columns, groups and emails in tables."""
+@dataclass(frozen=True)
+class Lookup:
+    """An exact lookup (``eq`` on an indexed key) recognised in a parsed filter."""
 
-    def __init__(self, storage: SqlScimStorage, model: type[Resource[Any]]):
-        super().__init__(storage.json, m.User, model)
-        self.account_id = storage.account
-
-    def column(self, binding: AttributeBinding) -> tuple[Any, str] | None:
-        base = super().column(binding)
-        if base is not None:
-            return base
-        if binding.model is self.model:
-            if binding.field_name == "user_name":
-                return m.User.user_name_key, "str"
-            if binding.field_name == "display_name":
-                return m.User.display_name_key, "str"
-            if binding.field_name == "active":
-                return self.active(), "bool"
-        schema = str(getattr(binding.model, "__schema__", "") or "")
-        if schema == ACCOUNT_EXTENSION_URN:
-            if binding.field_name == "status":
-                return m.User.status, "str"
-            if binding.field_name == "last_activity":
-                return m.User.last_activity_at, "dtcol"
-        return None
-
-    def active(self) -> Any:
-        """``active`` as read back: false unless the status is active, else as the client sent it."""
-        sent = self.json.present(cast(Any, m.User.search), ("active",))
-        return sa.case(
-            (m.User.status != "active", sa.false()),
-            (sent, sa.true()),
-            else_=sa.null(),
-        )
-
-    def special_elements(self, binding: AttributeBinding) -> Elements | None:
-        if binding.model is not self.model or binding.field_name != "groups":
-            return None
-        gm = m.GroupMember.__table__.alias()
-        g = m.Group.__table__.alias()
-        columns = {
-            "value": gm.c.group_id,
-            "display": g.c.display_name_key,
-            "type": sa.literal("direct"),
-            "ref": sa.literal("Groups/") + gm.c.group_id,
-        }
-        return Elements(
-            source=gm.join(g, g.c.id == gm.c.group_id),
-            correlation=sa.and_(gm.c.member_id == m.User.id, gm.c.account_id == self.account_id),
-            head_present=sa.exists().where(
-                gm.c.member_id == m.User.id, gm.c.account_id == self.account_id
-            ),
-            sub=lambda name, kind: columns.get(name or ""),
-        )
-
-    def lookup(self, node: Comparison | ValuePath, binding: AttributeBinding) -> Predicate | None:
-        """``emails``/``groups`` equality lookups as an IN over an indexed table (no row scan)."""
-        if binding.model is not self.model or binding.field_name not in ("emails", "groups"):
-            return None
-        terms = _lookup_terms(node, binding)
-        if terms is None:
-            return None
-        if binding.field_name == "groups":
-            if [name for name, _ in terms] != ["value"]:
-                return None
-            gm = m.GroupMember.__table__.alias()
-            key = _key(self.model, "groups", "value", terms[0][1])
-            if key is None:
-                return sa.false()
-            return m.User.id.in_(
-                sa.select(gm.c.member_id).where(
-                    gm.c.group_id == key, gm.c.account_id == self.account_id
-                )
-            )
-        names = [name for name, _ in terms]
-        if "value" not in names or not set(names) <= {"value", "type", "primary"}:
-            return None
-        ue = m.UserEmail.__table__.alias()
-        conditions: list[Any] = [ue.c.account_id == self.account_id]
-        for name, value in terms:
-            if name == "primary":
-                if value is not True:
-                    # Rows say False for an absent primary, which "eq false" must not match.
-                    return None
-                conditions.append(ue.c.primary.is_(True))
-                continue
-            if not isinstance(value, str):
-                return None
-            key = _key(self.model, "emails", name, value)
-            if key is None:
-                return sa.false()
-            conditions.append((ue.c.value_key if name == "value" else ue.c.type_key) == key)
-        return m.User.id.in_(sa.select(ue.c.user_id).where(*conditions))
+    attribute: str
+    key: Any
+    type_key: Any = None
 
 
-class _GroupContext(ResourceContext):
-    """Groups: displayName/externalId in columns, members in group_members."""
-
-    def __init__(self, storage: SqlScimStorage, model: type[Resource[Any]]):
-        super().__init__(storage.json, m.Group, model)
-        self.account_id = storage.account
-
-    def column(self, binding: AttributeBinding) -> tuple[Any, str] | None:
-        base = super().column(binding)
-        if base is not None:
-            return base
-        if binding.model is self.model and binding.field_name == "display_name":
-            return m.Group.display_name_key, "str"
-        return None
-
-    def special_elements(self, binding: AttributeBinding) -> Elements | None:
-        if binding.model is not self.model or binding.field_name != "members":
-            return None
-        gm = m.GroupMember.__table__.alias()
-        columns = {
-            "value": gm.c.member_id,
-            # lower() is the comparison key for ASCII; see the known limits in the storage docstring.
-            "display": sa.func.lower(gm.c.display),
-            "type": sa.func.lower(gm.c.member_type),
-            "ref": sa.case(
-                (gm.c.member_type == "User", sa.literal("Users/") + gm.c.member_id),
-                else_=sa.literal("Groups/") + gm.c.member_id,
-            ),
-        }
-        return Elements(
-            source=gm,
-            correlation=gm.c.group_id == m.Group.id,
-            head_present=sa.exists().where(gm.c.group_id == m.Group.id),
-            sub=lambda name, kind: columns.get(name or ""),
-        )
-
-    def lookup(self, node: Comparison | ValuePath, binding: AttributeBinding) -> Predicate | None:
-        """``members.value eq`` as an IN over group_members(member_id, group_id)."""
-        if binding.model is not self.model or binding.field_name != "members":
-            return None
-        terms = _lookup_terms(node, binding)
-        if terms is None or [name for name, _ in terms] != ["value"]:
-            return None
-        key = _key(self.model, "members", "value", terms[0][1])
-        if key is None:
-            return sa.false()
-        gm = m.GroupMember.__table__.alias()
-        return m.Group.id.in_(
-            sa.select(gm.c.group_id).where(
-                gm.c.member_id == key, gm.c.account_id == self.account_id
-            )
-        )
-
-
-def _lookup_terms(
-    node: Comparison | ValuePath, binding: AttributeBinding
-) -> list[tuple[str, Any]] | None:
-    if isinstance(node, ValuePath):
-        return eq_terms(node.val_filter)
-    if node.op.value != "eq" or node.value is None or binding.sub_field_name is None:
-        return None
-    return [(binding.sub_field_name, node.value)]
-
-
-def _key(model: Any, field: str, sub: str, value: Any) -> Any:
-    """The comparison key of a string operand, or None when the policy refuses it (equal to nothing)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return comparable(binding_of(model, field, sub), "str", value)
-    except Uncomparable:
-        return None
-
-
-# Longest value of an attribute kept in an indexed lookup column (userName, externalId, ...).
-MAX_INDEXED_LENGTH = 400
-
-
-class SqlScimStorage(ScimStorage):
+class SqlScimStorage(AccountScope, ScimStorage):
     """Users and Groups of one account at a time, in SQL (RFC 7643 §4, RFC 7644 §3).
 
-    :param session: returns the session of the current request; the storage flushes in it and
+    :param session: returns the session of the current request; the storage writes in it and
         never commits.
     :param account_id: returns the current account; every statement filters on it, so a
         resource of another account is not found, never visible, never a uniqueness conflict.
@@ -332,30 +144,20 @@ class SqlScimStorage(ScimStorage):
         clock: Callable[[], dt.datetime] = utcnow,
         provider: ScimProvider | None = None,
     ) -> None:
-        self._session = session
-        self._account_id = account_id
+        AccountScope.__init__(self, session=session, account_id=account_id)
         self.clock = clock
         self.provider = provider
         self._models: dict[str, type[Resource[Any]]] = {}
+        self.records = Records(self, lambda: self.clock())
+        self.members = Members(self)
+        self.reads = reads.Reads(self)
 
     # --- plumbing -----------------------------------------------------------------------
 
-    @property
-    def session(self) -> Session:
-        return self._session()
-
-    @property
-    def account(self) -> str:
-        return self._account_id()
-
-    @property
-    def json(self) -> Any:
-        return json_dialect(self.session.get_bind().dialect.name)
-
     @contextmanager
     def plain_documents(self) -> Iterator[None]:
-        """Searches inside return JSON documents (``_document``) instead of models: for a
-        response without attribute parameters, which serves each stored document as it is."""
+        """Searches inside return JSON documents instead of models: for a response without
+        attribute parameters, which serves each stored document as it is."""
         token = _PLAIN_DOCUMENTS.set(True)
         try:
             yield
@@ -363,10 +165,19 @@ class SqlScimStorage(ScimStorage):
             _PLAIN_DOCUMENTS.reset(token)
 
     @contextmanager
-    def operation(self) -> Iterator[None]:
-        """One SCIM operation in a SAVEPOINT, so a failed Bulk operation rolls back alone (RFC 7644 §3.7)."""
-        with self.session.begin_nested():
+    def in_bulk(self) -> Iterator[None]:
+        """Operations inside are Bulk operations: each in its own SAVEPOINT (``operation``)."""
+        token = _IN_BULK.set(True)
+        try:
             yield
+        finally:
+            _IN_BULK.reset(token)
+
+    def operation(self) -> Any:
+        """One SCIM operation. In a Bulk, a SAVEPOINT, so a failed operation rolls back alone
+        (RFC 7644 §3.7); a single request is its own transaction, which the HTTP layer rolls
+        back on an error, so it needs none."""
+        return self.session.begin_nested() if _IN_BULK.get() else nullcontext()
 
     def _model(self, resource_type: ResourceType) -> type[Resource[Any]]:
         provider = self.provider
@@ -389,32 +200,47 @@ class SqlScimStorage(ScimStorage):
         return str(resource_type.name)
 
     def _context(self, resource_type: ResourceType) -> ResourceContext:
-        model = self._model(resource_type)
-        if self._kind(resource_type) == "User":
-            return _UserContext(self, model)
-        return _GroupContext(self, model)
-
-    def _visible(self, kind: str) -> Predicate:
-        if kind == "User":
-            return sa.and_(m.User.account_id == self.account, m.User.status != "deleted")
-        return m.Group.account_id == self.account
-
-    def _row(
-        self, resource_type: ResourceType, resource_id: str | None, *, lock: bool = False
-    ) -> Any:
-        kind = self._kind(resource_type)
-        table: Any = m.User if kind == "User" else m.Group
-        query = sa.select(table).where(table.id == (resource_id or ""), self._visible(kind))
-        if lock:
-            # Under the lock, the row as committed now: not the copy an earlier read left in
-            # the session, so the version check (RFC 7644 §3.14) sees a concurrent write.
-            query = query.with_for_update().execution_options(populate_existing=True)
-        row = self.session.execute(query).scalar_one_or_none()
-        if row is None:
-            raise NotFoundException(detail=f"{resource_type.name} {resource_id!r} not found")
-        return row
+        return context_for(self, self._kind(resource_type), self._model(resource_type))
 
     # --- reading ------------------------------------------------------------------------
+
+    def _remember(self, kind: str, row: Row[Any]) -> None:
+        """Keep what a write of this row will need, so the write reads it no second time."""
+        if kind == "User":
+            state = ReadState(row.version, row.status, row.user_type, row.email,
+                              (row.data or {}).get("emails"), row.unique_key)
+        else:
+            state = ReadState(row.version, None, None, None, None, row.unique_key)
+        self.session.info.setdefault("scim_read", {})[(kind, row.id)] = state
+
+    def read_state(self, kind: str, resource_id: str) -> ReadState:
+        """The state of a row as this request last read it (reading it if it did not)."""
+        known = self.session.info.get("scim_read", {}).get((kind, resource_id))
+        if known is not None:
+            return cast(ReadState, known)
+        self._one(kind, resource_id)
+        known = self.session.info["scim_read"][(kind, resource_id)]
+        return cast(ReadState, known)
+
+    def _one(self, kind: str, resource_id: str | None) -> Row[Any]:
+        row = self.reads.one(kind, resource_id or "")
+        if row is None:
+            raise NotFoundException(detail=f"{kind} {resource_id!r} not found")
+        self._remember(kind, row)
+        return row
+
+    def _user_data(self, model: type[Resource[Any]], row: Row[Any], *, related: bool,
+                   for_model: bool) -> dict[str, Any]:
+        return user_data(
+            model, row.data, status=row.status, last_activity_at=row.last_activity_at,
+            groups=group_entries(row.groups) if related else None, for_model=for_model,
+        )
+
+    def _group_data(self, row: Row[Any], members: list[dict[str, Any]] | None) -> dict[str, Any]:
+        data = dict(row.data)
+        if members:
+            data["members"] = members
+        return data
 
     def get(
         self,
@@ -423,146 +249,70 @@ class SqlScimStorage(ScimStorage):
         *,
         response_parameters: ResponseParameters[Any] | None = None,
     ) -> Resource[Any]:
-        """Read a resource (RFC 7644 §3.4.1); members/groups are not loaded when the response drops them."""
-        row = self._row(resource_type, resource_id)
-        # Held for the request: the session's identity map is weak, and a PATCH or PUT that
-        # reads a resource goes on to write it (the rules then find its row without a SELECT).
-        self.session.info.setdefault("scim_read_rows", []).append(row)
-        related = _wants(response_parameters, "members" if row.__class__ is m.Group else "groups")
-        return self._build(resource_type, [row], related=related)[0]
-
-    def _build(
-        self, resource_type: ResourceType, rows: Sequence[Any], *, related: bool,
-        plain: bool = False,
-    ) -> list[Any]:
-        """Turn rows into resources, loading memberships in one query per chunk (no N+1)."""
-        model = self._model(resource_type)
+        """Read a resource (RFC 7644 §3.4.1): one statement for a user and its groups; a
+        group's members only when the response keeps them."""
         kind = self._kind(resource_type)
-        ids = [row.id for row in rows]
-        query: Any
-        extra: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
-        if related and ids:
-            gm = m.GroupMember
-            for chunk in _chunks(ids):
-                if kind == "User":
-                    query = (
-                        sa.select(gm.member_id, gm.group_id, m.Group.display_name)
-                        .join(m.Group, m.Group.id == gm.group_id)
-                        .where(gm.member_id.in_(chunk), gm.account_id == self.account)
-                        .order_by(gm.member_id, gm.group_id)
-                    )
-                    for owner, group_id, display in self.session.execute(query):
-                        entry = {"value": group_id, "$ref": f"Groups/{group_id}", "type": "direct"}
-                        if display is not None:
-                            entry["display"] = display
-                        extra[owner].append(entry)
-                else:
-                    for owner, entry in self._member_entries(chunk):
-                        extra[owner].append(entry)
-        make = self._document if plain else self._resource
-        return [make(model, resource_type, row, extra[row.id] if related else None) for row in rows]
+        model = self._model(resource_type)
+        row = self._one(kind, resource_id)
+        if kind == "User":
+            related = _wants(response_parameters, "groups")
+            data = self._user_data(model, row, related=related, for_model=True)
+        else:
+            members = (
+                [entry for _, entry in self.members.entries([row.id])]
+                if _wants(response_parameters, "members") else None
+            )
+            data = self._group_data(row, members)
+        return resource_of(model, kind, row, data)
 
-    def _member_entries(self, group_ids: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(group id, member entry) for the members of the given groups, in a stable order; the
-        ``$ref`` is relative to the SCIM root (the server makes it a URL)."""
-        gm = m.GroupMember
-        query = (
-            sa.select(gm.group_id, gm.member_id, gm.member_type, gm.display)
-            .where(gm.group_id.in_(group_ids), gm.account_id == self.account)
-            .order_by(gm.group_id, gm.member_id)
-        )
-        for owner, member_id, member_type, display in self.session.execute(query):
-            folder = "Users" if member_type == "User" else "Groups"
-            entry = {"value": member_id, "$ref": f"{folder}/{member_id}", "type": member_type}
-            if display is not None:
-                entry["display"] = display
-            yield owner, entry
+    def get_group_header(self, group_type: ResourceType, group_id: str) -> Resource[Any]:
+        """The group with its meta (for ETags, RFC 7644 §3.14) but without loading its members."""
+        row = self._one("Group", group_id)
+        return resource_of(self._model(group_type), "Group", row, self._group_data(row, None))
+
+    def document(self, resource_type: ResourceType, resource_id: str) -> dict[str, Any]:
+        """The JSON document of a resource as a query response carries it (RFC 7644 §3.4.1),
+        without a model: a user and its groups in one statement, a group and its members in
+        two."""
+        kind = self._kind(resource_type)
+        model = self._model(resource_type)
+        row = self._one(kind, resource_id)
+        if kind == "User":
+            data = self._user_data(model, row, related=True, for_model=False)
+        else:
+            data = self._group_data(row, [entry for _, entry in self.members.entries([row.id])])
+        return document_of(model, kind, row, data)
 
     def member_entries(self, group_type: ResourceType, group_id: str) -> list[dict[str, Any]]:
         """The members of a group as plain JSON entries (RFC 7643 §4.2), in one query: for a
         large group, building a model per member costs far more than the query."""
-        row = self._row(group_type, group_id)
-        return [entry for _, entry in self._member_entries([row.id])]
+        return [entry for _, entry in self.members.entries([group_id])]
 
-    def _resource(
-        self,
-        model: type[Resource[Any]],
-        resource_type: ResourceType,
-        row: Any,
-        related: list[dict[str, Any]] | None,
-    ) -> Resource[Any]:
-        resource = model.model_validate(self._data(model, row, related))
-        resource.id = row.id
-        resource.meta = Meta(
-            resource_type=resource_type.name,
-            created=_utc(row.created_at),
-            last_modified=_utc(row.modified_at),
-            version=_version(row),
-        )
-        return resource
-
-    def _document(
-        self,
-        model: type[Resource[Any]],
-        resource_type: ResourceType,
-        row: Any,
-        related: list[dict[str, Any]] | None,
-    ) -> dict[str, Any]:
-        """What ``_resource`` holds, as the JSON document a query response carries (no
-        ``meta.location``, references relative to the SCIM root): the stored payload was
-        dumped from a validated model, so it needs no second validation to be served."""
-        data = self._data(model, row, related)
-        if ACCOUNT_EXTENSION_URN in data:
-            extension = data[ACCOUNT_EXTENSION_URN]
-            if "lastActivity" in extension:
-                extension["lastActivity"] = _json_time(_utc(row.last_activity_at))
-        # As the models serialise: an extension is listed in ``schemas`` when it has a value,
-        # and its object carries no ``schemas`` of its own.
-        extensions = _extension_urns(model)
-        for urn in extensions:
-            if isinstance(data.get(urn), dict) and "schemas" in data[urn]:
-                data[urn] = {k: v for k, v in data[urn].items() if k != "schemas"}
-        schemas = data.get("schemas")
-        if isinstance(schemas, list):
-            kept = [s for s in schemas if s not in extensions or s in data]
-            data["schemas"] = kept + [u for u in extensions if u in data and u not in kept]
-        data["id"] = row.id
-        data["meta"] = {
-            "resourceType": resource_type.name,
-            "created": _json_time(_utc(row.created_at)),
-            "lastModified": _json_time(_utc(row.modified_at)),
-            "version": _version(row),
-        }
-        return data
-
-    def _data(
-        self, model: type[Resource[Any]], row: Any, related: list[dict[str, Any]] | None
-    ) -> dict[str, Any]:
-        data = dict(row.data)
-        if isinstance(row, m.User):
-            # The domain owns the status; active is read from it (false for inactive/pending).
-            if row.status != "active":
-                data["active"] = False
-            elif "active" in data:
-                data["active"] = True
-            if ACCOUNT_EXTENSION_URN in dict(model.get_extension_models()):
-                extension: dict[str, Any] = {"status": row.status}
-                if row.last_activity_at is not None:
-                    extension["lastActivity"] = _utc(row.last_activity_at).isoformat()
-                data[ACCOUNT_EXTENSION_URN] = extension
-            if related:
-                data["groups"] = related
-        elif related:
-            data["members"] = related
-        return data
+    def _build(self, resource_type: ResourceType, rows: Sequence[Row[Any]], *,
+               related: bool, plain: bool) -> list[Any]:
+        """Models or documents of read rows; a page of groups loads its members in one query."""
+        kind = self._kind(resource_type)
+        model = self._model(resource_type)
+        make = document_of if plain else resource_of
+        if kind == "User":
+            return [
+                make(model, kind, row,
+                     self._user_data(model, row, related=related, for_model=not plain))
+                for row in rows
+            ]
+        members: dict[str, list[dict[str, Any]]] = {row.id: [] for row in rows}
+        if related and rows:
+            for owner, entry in self.members.entries([row.id for row in rows]):
+                members[owner].append(entry)
+        return [make(model, kind, row, self._group_data(row, members[row.id])) for row in rows]
 
     # --- searching ----------------------------------------------------------------------
 
     def matching(self, resource_type: ResourceType, expression: str | None) -> sa.Select[Any]:
         """The SELECT of the ids of the visible resources a filter keeps (RFC 7644 §3.4.2.2), all in SQL."""
         kind = self._kind(resource_type)
-        table: Any = m.User if kind == "User" else m.Group
-        conditions = [self._visible(kind)]
+        table = self.table(kind)
+        conditions = [self.visible(kind)]
         if expression is not None:
             conditions.append(SqlFilter.compile(self._context(resource_type), expression))
         return sa.select(table.id).where(*conditions)
@@ -576,15 +326,196 @@ class SqlScimStorage(ScimStorage):
     ) -> SearchPage:
         """Filter, sort, count and page in SQL (RFC 7644 §3.4.2, cursors RFC 9865).
 
-        Every resource type contributes ``(type, id, sort key)`` rows to one UNION ALL, ordered
-        by missing-last sort key then id, so a root search pages both types as one collection.
-        """
+        A search of one resource type is one statement (its rows, their groups, the total);
+        a root search pages both types as one collection (``_search_union``)."""
+        if len(resource_types) != 1:
+            return self._search_union(resource_types, search_request, position)
+        resource_type = resource_types[0]
+        lookup = None
+        if (
+            search_request.filter is not None
+            and not search_request.sort_by
+            and search_request.cursor is None
+        ):
+            lookup = self.exact_lookup(resource_type, search_request.filter.ast)
+        if lookup is not None:
+            return self._lookup_page(resource_type, lookup, search_request)
+        return self._search_one(resource_type, search_request, position)
+
+    def exact_lookup(self, resource_type: ResourceType, node: Any) -> Lookup | None:
+        """The lookup a filter stands for when it is one ``eq`` on an indexed key: ``userName``,
+        ``externalId``, ``id``, ``emails.value`` or ``emails[type eq … and value eq …]`` on
+        users; ``displayName``, ``externalId``, ``id`` on groups. The keys are the ones the
+        general compiler compares (``comparable``), so both paths find the same rows."""
+        kind = self._kind(resource_type)
+        model = self._model(resource_type)
+        core = _CORE_USER_URN if kind == "User" else _CORE_GROUP_URN
+        try:
+            if isinstance(node, Comparison):
+                path = node.attr_path
+                if (
+                    node.op != CompareOperator.eq
+                    or not isinstance(node.value, str)
+                    or (path.uri is not None and path.uri.lower() != core)
+                ):
+                    return None
+                attribute = path.attr.lower()
+                if path.sub_attr is None:
+                    field = {"username": "user_name", "externalid": "external_id", "id": "id",
+                             "displayname": "display_name"}.get(attribute)
+                    allowed = ("username", "externalid", "id") if kind == "User" else (
+                        "displayname", "externalid", "id")
+                    if field is None or attribute not in allowed:
+                        return None
+                    return Lookup(attribute, comparable(binding_of(model, field), "str",
+                                                        node.value))
+                if kind == "User" and attribute == "emails" and path.sub_attr.lower() == "value":
+                    return Lookup("emails", comparable(binding_of(model, "emails", "value"),
+                                                       "str", node.value))
+                return None
+            if isinstance(node, ValuePath) and kind == "User":
+                if node.attr_path.attr.lower() != "emails" or node.attr_path.uri or node.sub_attr:
+                    return None
+                terms = dict(eq_terms(node.val_filter) or ())
+                if set(terms) not in ({"value"}, {"value", "type"}) or len(terms) != len(
+                    eq_terms(node.val_filter) or ()
+                ) or not all(isinstance(v, str) for v in terms.values()):
+                    return None
+                key = comparable(binding_of(model, "emails", "value"), "str", terms["value"])
+                if "type" not in terms:
+                    return Lookup("emails", key)
+                type_key = comparable(binding_of(model, "emails", "type"), "str", terms["type"])
+                return Lookup("emails-typed", key, type_key)
+        except Uncomparable:
+            return Lookup("nothing", None)
+        return None
+
+    def _lookup_page(
+        self, resource_type: ResourceType, lookup: Lookup, search_request: SearchRequest[Any]
+    ) -> SearchPage:
+        """An exact lookup: one statement; its rows are the total when they fit the page."""
+        kind = self._kind(resource_type)
+        if lookup.attribute == "nothing":
+            return SearchPage(0, [])
+        offset = search_request.start_index_0 or 0
+        count = search_request.count
+        parameters = {"account": self.account, "key": lookup.key, "type": lookup.type_key}
+        total: int | None = None
+        rows: list[Row[Any]] = []
+        if count != 0:
+            limit = (count + 1) if count is not None else 2**31 - 1
+            rows = list(self.run(reads.lookup(self.dialect, kind, lookup.attribute),
+                                 {**parameters, "limit": limit, "offset": offset}))
+            if offset == 0 and (count is None or len(rows) <= count):
+                total = len(rows)
+            rows = rows[:count] if count is not None else rows
+        if total is None:
+            total = int(self.run(reads.lookup_count(kind, lookup.attribute), parameters).scalar_one())
+        related = _wants(search_request, "groups" if kind == "User" else "members")
+        return SearchPage(total, self._build(resource_type, rows, related=related,
+                                             plain=_PLAIN_DOCUMENTS.get()))
+
+    def _search_one(
+        self, resource_type: ResourceType, search_request: SearchRequest[Any], at: Any
+    ) -> SearchPage:
+        kind = self._kind(resource_type)
+        context = self._context(resource_type)
+        table: Any = self.table(kind).__table__
+        conditions = [reads.visible(kind)]
+        if search_request.filter is not None:
+            conditions.append(SqlFilter.compile(context, str(search_request.filter)))
+            total_expr = (
+                sa.select(sa.func.count()).select_from(table).where(*conditions)
+                .correlate(None).scalar_subquery()
+            )
+        else:
+            total_expr = reads.total_of_all(kind)
+        binding = search_request.sort_binding(context.model) if search_request.sort_by else None
+        if binding is not None:
+            sort_key, sort_kind = context.sort_operand(binding)
+            keyset = Keyset(sort_key, table.c.id, self.json.ordered(sort_key, sort_kind),
+                            sort_kind)
+        else:
+            keyset = Keyset(None, table.c.id, None, "str")
+        descending = (
+            binding is not None and search_request.sort_order == SearchRequest.SortOrder.descending
+        )
+        parameters = {"account": self.account}
+        related = _wants(search_request, "groups" if kind == "User" else "members")
+        plain = _PLAIN_DOCUMENTS.get()
+        columns = reads.columns(self.dialect, kind)
+        count = search_request.count
+
+        def total_only() -> int:
+            return int(self.run(sa.select(total_expr), parameters).scalar_one())
+
+        if count == 0:
+            return SearchPage(total_only(), [])
+        query = sa.select(*columns, total_expr.label("total"))
+        if keyset.sort_key is not None:
+            query = query.add_columns(keyset.sort_key.label("sk"))
+        if search_request.cursor is None:
+            offset = search_request.start_index_0 or 0
+            query = query.where(*conditions).order_by(*keyset.order(descending)).offset(offset)
+            if count is not None:
+                query = query.limit(count)
+            rows = list(self.run(query, parameters))
+            total = rows[0].total if rows else (total_only() if offset else 0)
+            return SearchPage(int(total), self._build(resource_type, rows, related=related,
+                                                      plain=plain))
+
+        # In page order, "later" is a greater key when ascending and a smaller one when descending.
+        later, earlier = (keyset.before, keyset.after) if descending else (keyset.after, keyset.before)
+        backwards = False
+        beyond: Any = None
+        if at is None:
+            query = query.where(*conditions).order_by(*keyset.order(descending))
+        else:
+            direction, anchor = read_position(at, keyset.kind)
+            backwards = direction == "previous"
+            if backwards:
+                query = query.where(*conditions, earlier(anchor)).order_by(
+                    *keyset.order(not descending))
+                beyond = later(anchor, inclusive=True)
+            else:
+                query = query.where(*conditions, later(anchor)).order_by(*keyset.order(descending))
+                beyond = earlier(anchor, inclusive=True)
+        if beyond is not None:
+            # Whether a page lies on the far side of the anchor, in the same statement.
+            probe = sa.select(sa.literal(1)).select_from(table).where(*conditions, beyond)
+            query = query.add_columns(probe.correlate(None).exists().label("beyond"))
+        if count is not None:
+            query = query.limit(count + 1)
+        rows = list(self.run(query, parameters))
+        more = count is not None and len(rows) > count
+        rows = rows[:count] if count is not None else rows
+        if backwards:
+            rows.reverse()
+        total = rows[0].total if rows else total_only()
+        page = SearchPage(int(total), self._build(resource_type, rows, related=related,
+                                                  plain=plain))
+        if rows:
+            first, last = rows[0], rows[-1]
+            sort_of = (lambda row: None) if keyset.sort_key is None else (lambda row: row.sk)
+            has_next = rows[0].beyond if backwards else more
+            has_previous = more if backwards else (beyond is not None and rows[0].beyond)
+            if has_next:
+                page.next = position("next", sort_of(last), last.id)
+            if has_previous:
+                page.previous = position("previous", sort_of(first), first.id)
+        return page
+
+    def _search_union(
+        self, resource_types: list[ResourceType], search_request: SearchRequest[Any], at: Any
+    ) -> SearchPage:
+        """A root search (RFC 7644 §3.4.2.1): every resource type contributes ``(type, id,
+        sort key)`` rows to one UNION ALL, ordered by missing-last sort key then id."""
         parts = []
         sort_kind = None
         for resource_type in resource_types:
             context = self._context(resource_type)
             kind = self._kind(resource_type)
-            conditions = [self._visible(kind)]
+            conditions = [self.visible(kind)]
             if search_request.filter is not None:
                 conditions.append(SqlFilter.compile(context, str(search_request.filter)))
             sort_key: Any = None
@@ -601,74 +532,42 @@ class SqlScimStorage(ScimStorage):
                 (
                     sort_key
                     if sort_key is not None
-                    else sa.cast(sa.null(), _sql_type(sort_kind or "str"))
+                    else sa.cast(sa.null(), sql_type(sort_kind or "str"))
                 ).label("sk"),
             ).where(*conditions)
             for resource_type, table, conditions, sort_key in parts
         ]
         union = (sa.union_all(*branches) if len(branches) > 1 else branches[0]).subquery("u")
-        total = self.session.execute(sa.select(sa.func.count()).select_from(union)).scalar_one()
-
+        total = self.run(sa.select(sa.func.count()).select_from(union)).scalar_one()
         descending = (
             search_request.sort_by is not None
             and search_request.sort_order == SearchRequest.SortOrder.descending
         )
-        ordered = self.json.ordered(union.c.sk, sort_kind or "str")
-        missing = sa.case((union.c.sk.is_(None), 1), else_=0)
-        keys: list[Any] = [missing, ordered, union.c.id]
-
-        def order(reverse: bool) -> list[Any]:
-            return [key.desc() if reverse else key.asc() for key in keys]
-
+        kind = sort_kind or "str"
+        keyset = Keyset(union.c.sk, union.c.id, self.json.ordered(union.c.sk, kind), kind)
         query = sa.select(union.c.rt, union.c.id, union.c.sk)
         if search_request.cursor is None:
-            query = query.order_by(*order(descending)).offset(search_request.start_index_0 or 0)
+            query = query.order_by(*keyset.order(descending)).offset(
+                search_request.start_index_0 or 0)
             if search_request.count is not None:
                 query = query.limit(search_request.count)
-            page_rows = list(self.session.execute(query))
+            page_rows = list(self.run(query))
             return SearchPage(total, self._load(resource_types, page_rows, search_request))
-
         if search_request.count == 0:
             return SearchPage(total, [])
-        kind = sort_kind or "str"
-
-        def after(anchor: tuple[bool, Any, str]) -> Predicate:
-            """Rows whose (missing, value, id) key is greater than the anchor's."""
-            is_missing, value, identifier = anchor
-            if is_missing:
-                return sa.and_(union.c.sk.is_(None), union.c.id > identifier)
-            param = sa.literal(value, type_=_sql_type(kind))
-            return sa.or_(
-                union.c.sk.is_(None),
-                ordered > param,
-                sa.and_(union.c.sk == param, union.c.id > identifier),
-            )
-
-        def before(anchor: tuple[bool, Any, str]) -> Predicate:
-            is_missing, value, identifier = anchor
-            if is_missing:
-                return sa.or_(union.c.sk.is_not(None), union.c.id < identifier)
-            param = sa.literal(value, type_=_sql_type(kind))
-            return sa.and_(
-                union.c.sk.is_not(None),
-                sa.or_(ordered < param, sa.and_(union.c.sk == param, union.c.id < identifier)),
-            )
-
-        # In page order, "later" is a greater key when ascending and a smaller one when descending.
-        later, earlier = (before, after) if descending else (after, before)
-        limit = search_request.count
-        if position is None:
-            query = query.order_by(*order(descending))
+        later, earlier = (keyset.before, keyset.after) if descending else (keyset.after, keyset.before)
+        if at is None:
+            query = query.order_by(*keyset.order(descending))
         else:
-            direction, anchor = _read_position(position, kind)
+            direction, anchor = read_position(at, kind)
             if direction == "next":
-                query = query.where(later(anchor)).order_by(*order(descending))
+                query = query.where(later(anchor)).order_by(*keyset.order(descending))
             else:
-                query = query.where(earlier(anchor)).order_by(*order(not descending))
-        if limit is not None:
-            query = query.limit(limit)
-        page_rows = list(self.session.execute(query))
-        if position is not None and position["d"] == "previous":
+                query = query.where(earlier(anchor)).order_by(*keyset.order(not descending))
+        if search_request.count is not None:
+            query = query.limit(search_request.count)
+        page_rows = list(self.run(query))
+        if at is not None and at["d"] == "previous":
             page_rows.reverse()
         page = SearchPage(total, self._load(resource_types, page_rows, search_request))
         if page_rows:
@@ -676,10 +575,10 @@ class SqlScimStorage(ScimStorage):
             first_key = (first.sk is None, first.sk, first.id)
             last_key = (last.sk is None, last.sk, last.id)
             exists = sa.select(sa.literal(1)).select_from(union)
-            if self.session.execute(exists.where(later(last_key)).limit(1)).first():
-                page.next = {"d": "next", "k": _encode(last.sk), "i": last.id}
-            if self.session.execute(exists.where(earlier(first_key)).limit(1)).first():
-                page.previous = {"d": "previous", "k": _encode(first.sk), "i": first.id}
+            if self.run(exists.where(later(last_key)).limit(1)).first():
+                page.next = position("next", last.sk, last.id)
+            if self.run(exists.where(earlier(first_key)).limit(1)).first():
+                page.previous = position("previous", first.sk, first.id)
         return page
 
     def _load(
@@ -687,25 +586,25 @@ class SqlScimStorage(ScimStorage):
         resource_types: list[ResourceType],
         page_rows: Sequence[Any],
         parameters: SearchRequest[Any],
-    ) -> list[Resource[Any]]:
+    ) -> list[Any]:
         """Load the rows of a page, one query per resource type, and keep the page order."""
         by_name = {str(rt.name): rt for rt in resource_types}
         found: dict[tuple[str, str], Any] = {}
+        plain = _PLAIN_DOCUMENTS.get()
         for name, resource_type in by_name.items():
             ids = [row.id for row in page_rows if row.rt == name]
             if not ids:
                 continue
             kind = self._kind(resource_type)
-            table: Any = m.User if kind == "User" else m.Group
-            rows: list[Any] = []
-            for chunk in _chunks(ids):
-                rows.extend(
-                    self.session.execute(
-                        sa.select(table).where(table.id.in_(chunk), self._visible(kind))
-                    ).scalars()
-                )
+            table: Any = self.table(kind).__table__
+            rows: list[Row[Any]] = []
+            for chunk in chunks(ids):
+                rows.extend(self.run(
+                    sa.select(*reads.columns(self.dialect, kind)).where(
+                        table.c.id.in_(chunk), reads.visible(kind)),
+                    {"account": self.account},
+                ))
             related = _wants(parameters, "groups" if kind == "User" else "members")
-            plain = _PLAIN_DOCUMENTS.get()
             for resource in self._build(resource_type, rows, related=related, plain=plain):
                 resource_id = resource["id"] if plain else resource.id
                 found[(name, cast(str, resource_id))] = resource
@@ -713,43 +612,63 @@ class SqlScimStorage(ScimStorage):
 
     # --- writing ------------------------------------------------------------------------
 
+    # The steps of a user write, which the ruled storage of the SCIM layer gives the domain:
+    # ``judge`` before the row is written (the rules; what the counts must respect),
+    # ``written`` after it (lifecycle effects, audit), ``settle`` last (the counts).
+
+    def judge(self, before: ReadState | None, resource_id: str | None, resource: Resource[Any],
+              fields: dict[str, Any]) -> CountShift:
+        """The shift of the account's counts a user write makes, and the limits it must
+        respect; here none. ``before`` is None for a creation."""
+        old = contribution(before.status, before.user_type) if before is not None else (0, 0)
+        new = contribution(fields["status"], fields["user_type"])
+        return CountShift(new[0] - old[0], new[1] - old[1])
+
+    def written(self, action: str, kind: str, resource_id: str, before: ReadState | None,
+                after: Resource[Any] | None) -> None:
+        """Called after each write of a row, before ``settle``."""
+
+    def settle(self, shift: CountShift) -> None:
+        """Apply a write's shift of the account's counts: the last statement of the write.
+        Here whatever the limits (a storage has no rules); the ruled storage refuses."""
+        self.records.shift_counts(CountShift(shift.operators, shift.paying))
+
     def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
-        """Create a resource (RFC 7644 §3.3): new id, version 1, unique userName/displayName per account."""
+        """Create a resource (RFC 7644 §3.3): new id, version 1, unique userName/displayName
+        per account (the database's unique index decides)."""
         kind = self._kind(resource_type)
         self._models.setdefault(str(resource_type.name), type(resource))
-        now = self.clock()
-        row: Any
-        if kind == "User":
-            fields, emails = self._user_fields(resource, current_status=None)
-            row = m.User(
-                id=new_id(),
-                account_id=self.account,
-                created_at=now,
-                modified_at=now,
-                version=1,
-                **fields,
-            )
-        else:
-            row = m.Group(
-                id=new_id(),
-                account_id=self.account,
-                created_at=now,
-                modified_at=now,
-                version=1,
-                **self._group_fields(resource),
-            )
-        self._check_unique(
-            kind, row.user_name_key if kind == "User" else row.display_name_key, None
-        )
-        self._flush_unique(row, add=True)
-        if kind == "User":
-            if emails:  # a new user has no rows to replace
-                self.session.execute(
-                    sa.insert(m.UserEmail), [{"user_id": row.id, **email} for email in emails]
-                )
-            return self._build(resource_type, [row], related=False)[0]
-        self._set_members(row, resource)
-        return self._build(resource_type, [row], related=True)[0]
+        resource_id = new_id()
+        if kind == "Group":
+            written = self.records.insert_group(group_fields(resource), group_id=resource_id)
+            self.members.replace(resource_id, given_members(resource), strict=True)
+            created = self._stamped(resource_type, resource, written, None)
+            self.written("create", kind, resource_id, None, created)
+            return created
+        fields, emails = user_fields(resource, current_status=None)
+        shift = self.judge(None, None, resource, fields)
+        written = self.records.insert_user(fields, emails, user_id=resource_id)
+        created = self._stamped(resource_type, resource, written, fields)
+        self.written("create", kind, resource_id, None, created)
+        self.settle(shift)
+        return created
+
+    def _stamped(self, resource_type: ResourceType, resource: Resource[Any], written: Any,
+                 fields: dict[str, Any] | None) -> Resource[Any]:
+        """The stored resource after a write, read back from what was written (no SELECT)."""
+        row = _Written(written.id, written.version, written.created_at, written.modified_at)
+        model = self._model(resource_type)
+        if fields is not None:
+            data = user_data(model, fields["data"], status=fields["status"],
+                             last_activity_at=None, groups=None, for_model=True)
+            return resource_of(model, "User", row, data)
+        members = getattr(resource, "members", None)
+        data = dict(group_fields(resource)["data"])
+        if members:
+            data["members"] = [
+                entry for _, entry in self.members.entries([written.id])
+            ]
+        return resource_of(model, "Group", row, data)
 
     def create_users(
         self,
@@ -765,7 +684,7 @@ class SqlScimStorage(ScimStorage):
         A Bulk full sync (RFC 7644 §3.7) is hundreds of user POSTs in a row; this judges them
         in order — ``check`` (the caller's rules, may raise), then the row's own fields, then
         userName uniqueness against the account and the users before it — and writes the
-        accepted ones in one flush. The result of each is the given model, now with the
+        accepted ones in two statements. The result of each is the given model, now with the
         created id and meta, or the exception that refused it; after ``budget`` refusals it
         stops, and the list is that much shorter.
         ``accept`` gets ``check``'s return value for each user that will be written.
@@ -779,18 +698,17 @@ class SqlScimStorage(ScimStorage):
         prepared: list[tuple[dict[str, Any], list[dict[str, Any]]] | Exception] = []
         for resource in resources:
             try:
-                prepared.append(self._user_fields(resource, current_status=None))
+                prepared.append(user_fields(resource, current_status=None))
             except Exception as exc:  # noqa: BLE001 - the op's own error, reported in order
                 prepared.append(exc)
         taken = self._taken_user_names(
             [p[0]["user_name_key"] for p in prepared if not isinstance(p, Exception)]
         )
         results: list[Any] = []
-        rows: list[Any] = []
+        rows: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
         accepted: list[Resource[Any]] = []
-        email_rows: list[dict[str, Any]] = []
         refused = 0
-        now = self.clock()
+        shift = CountShift()
         for resource, fields in zip(resources, prepared, strict=True):
             try:
                 verdict = check(resource) if check is not None else None
@@ -809,48 +727,40 @@ class SqlScimStorage(ScimStorage):
                 accept(verdict)
             if key is not None:
                 taken.add(key)
-            row = m.User(
-                id=new_id(), account_id=self.account, created_at=now, modified_at=now,
-                version=1, **fields[0],
-            )
-            email_rows.extend({"user_id": row.id, **email} for email in fields[1])
-            rows.append(row)
+            rows.append((new_id(), fields[0], fields[1]))
+            operators, paying = contribution(fields[0]["status"], fields[0]["user_type"])
+            shift = shift + CountShift(operators, paying, True, bool(paying))
             accepted.append(resource)
-            results.append(row)
+            results.append(None)
+        written = self.records.insert_users(rows) if rows else []
+        if written is None:
+            return None
+        created = []
+        for resource, meta in zip(accepted, written, strict=True):
+            # The given model stands for the created user: validating a copy of each from its
+            # row would cost as much again.
+            resource.id = meta.id
+            resource.meta = _meta("User", meta)
+            created.append(resource)
+            self.written("create", "User", meta.id, None, resource)
         if rows:
-            try:
-                with self.session.begin_nested():
-                    self.session.add_all(rows)
-                    self.session.flush()
-                    if email_rows:
-                        self.session.execute(sa.insert(m.UserEmail), email_rows)
-            except IntegrityError:
-                return None
-        # The given models stand for the created users (their id and meta set): the caller
-        # needs their ids and versions, and validating a copy of each from its row would hold
-        # the write lock for as long again.
-        for resource, row in zip(accepted, rows, strict=True):
-            resource.id = row.id
-            resource.meta = Meta(
-                resource_type=user_type.name, created=now, last_modified=now, version=_version(row)
-            )
-        created = iter(accepted)
-        return [next(created) if isinstance(r, m.User) else r for r in results]
+            self.settle(shift)
+        stream = iter(created)
+        return [next(stream) if r is None else r for r in results]
 
     def _taken_user_names(self, keys: Sequence[str | None]) -> set[str]:
         """Which of these userName keys the account's users already hold (one query per chunk)."""
         taken: set[str] = set()
-        for chunk in _chunks([k for k in keys if k is not None]):
-            with self.session.no_autoflush:
-                taken.update(
-                    key
-                    for key in self.session.execute(
-                        sa.select(m.User.user_name_key).where(
-                            m.User.account_id == self.account, m.User.user_name_key.in_(chunk)
-                        )
-                    ).scalars()
-                    if key is not None
-                )
+        for chunk in chunks([k for k in keys if k is not None]):
+            taken.update(
+                key
+                for key in self.run(
+                    sa.select(m.User.user_name_key).where(
+                        m.User.account_id == self.account, m.User.user_name_key.in_(chunk)
+                    )
+                ).scalars()
+                if key is not None
+            )
         return taken
 
     def update(
@@ -860,7 +770,8 @@ class SqlScimStorage(ScimStorage):
         *,
         expected_version: str | None = None,
     ) -> Resource[Any]:
-        """Replace a resource (RFC 7644 §3.5.1); the version is checked under a row lock (§3.14)."""
+        """Replace a resource (RFC 7644 §3.5.1) if it is still at the version it was read at
+        (RFC 7644 §3.14), checked in the statement that writes it."""
         return self._update(resource_type, resource, expected_version, members=True)
 
     def update_group_header(
@@ -877,45 +788,58 @@ class SqlScimStorage(ScimStorage):
         """
         return self._update(group_type, resource, expected_version, members=False)
 
-    def _update(
-        self,
-        resource_type: ResourceType,
-        resource: Resource[Any],
-        expected_version: str | None,
-        *,
-        members: bool,
-    ) -> Resource[Any]:
+    def _update(self, resource_type: ResourceType, resource: Resource[Any],
+                expected_version: str | None, *, members: bool) -> Resource[Any]:
         kind = self._kind(resource_type)
         self._models.setdefault(str(resource_type.name), type(resource))
-        row = self._row(resource_type, resource.id, lock=True)
-        _check_version(row, expected_version)
-        if kind == "User":
-            fields, emails = self._user_fields(resource, current_status=row.status)
-            if fields.get("password_hash") is None:
-                fields.pop("password_hash", None)  # a replace without password keeps it
-        else:
-            fields = self._group_fields(resource)
-        unique_key = "user_name_key" if kind == "User" else "display_name_key"
-        if fields[unique_key] != getattr(row, unique_key):
-            # Only a new userName (displayName) can clash; the unique index backs this check.
-            self._check_unique(kind, fields[unique_key], row.id)
+        resource_id = str(resource.id)
+        before = self.read_state(kind, resource_id)
+        version = self._expected(before, expected_version)
+        if kind == "Group":
+            fields = group_fields(resource)
+            written = self.records.update_group(
+                resource_id, fields, version=version,
+                renamed=fields["display_name_key"] != before.unique_key,
+            )
+            if members:
+                self.members.replace(resource_id, given_members(resource), strict=True)
+            self._forget(kind, resource_id)
+            updated = self._stamped(resource_type, resource, written, None)
+            if not members:
+                updated.members = None  # type: ignore[attr-defined]
+            self.written("update", kind, resource_id, before, updated)
+            return updated
+        fields, emails = user_fields(resource, current_status=before.status)
+        if fields.get("password_hash") is None:
+            fields.pop("password_hash", None)  # a replace without password keeps it
+        shift = self.judge(before, resource_id, resource, fields)
         # The user_emails rows derive from the payload's emails alone: same emails, same rows.
-        emails_changed = kind == "User" and (row.data or {}).get("emails") != fields[
-            "data"
-        ].get("emails")
-        for name, value in fields.items():
-            setattr(row, name, value)
-        row.version = row.version + 1
-        row.modified_at = self.clock()
-        self._flush_unique(row, add=False)
-        if kind == "User":
-            if emails_changed:
-                self._replace_emails(row.id, emails)
-            return self._build(resource_type, [row], related=True)[0]
-        if not members:
-            return self._build(resource_type, [row], related=False)[0]
-        self._set_members(row, resource)
-        return self._build(resource_type, [row], related=True)[0]
+        emails_changed = before.emails != fields["data"].get("emails")
+        written = self.records.update_user(
+            resource_id, fields, emails if emails_changed else None, version=version,
+            renamed=fields["user_name_key"] != before.unique_key,
+        )
+        self._forget(kind, resource_id)
+        updated = self._stamped(resource_type, resource, written, fields)
+        groups = getattr(resource, "groups", None)
+        if groups:
+            updated.groups = groups  # type: ignore[attr-defined]
+        self.written("update", kind, resource_id, before, updated)
+        self.settle(shift)
+        return updated
+
+    @staticmethod
+    def _expected(before: ReadState, expected_version: str | None) -> int:
+        """The version a write must find: the one the caller expects, else the one read."""
+        if expected_version is None:
+            return before.version
+        version = version_number(expected_version)
+        if version is None:
+            raise VersionConflict
+        return version
+
+    def _forget(self, kind: str, resource_id: str) -> None:
+        self.session.info.get("scim_read", {}).pop((kind, resource_id), None)
 
     def delete(
         self,
@@ -924,406 +848,78 @@ class SqlScimStorage(ScimStorage):
         *,
         expected_version: str | None = None,
     ) -> None:
-        """Delete a resource (RFC 7644 §3.6).
+        """Delete a resource (RFC 7644 §3.6) still at the version it was read at.
 
         A user stays as an anonymised row with status ``deleted`` (invisible, its userName
         free again); a group is removed. Either leaves the groups it was in, which get a new
         version.
         """
         kind = self._kind(resource_type)
-        row = self._row(resource_type, resource_id, lock=True)
-        _check_version(row, expected_version)
-        now = self.clock()
-        gm = m.GroupMember
-        parents = sa.select(gm.group_id).where(
-            gm.member_id == row.id, gm.account_id == self.account
-        )
-        self.session.execute(
-            sa.update(m.Group)
-            .where(m.Group.id.in_(parents), m.Group.account_id == self.account)
-            .values(version=m.Group.version + 1, modified_at=now)
-            .execution_options(synchronize_session="fetch")
-        )
-        self.session.execute(
-            sa.delete(gm).where(gm.member_id == row.id, gm.account_id == self.account)
-        )
+        before = self.read_state(kind, resource_id)
+        version = self._expected(before, expected_version)
         if kind == "Group":
-            self.session.execute(sa.delete(gm).where(gm.group_id == row.id))
-            self.session.delete(row)
-            self.session.flush()
+            self.records.lock(kind, resource_id, version=version)
+        now = self.clock()
+        self.members.leave_all(resource_id, now=now)
+        if kind == "Group":
+            self.records.delete_group(resource_id, version=version)
+            self._forget(kind, resource_id)
+            self.written("delete", kind, resource_id, before, None)
             return
-        self.session.execute(sa.delete(m.UserEmail).where(m.UserEmail.user_id == row.id))
-        row.status = "deleted"
-        row.deleted_at = now
-        row.modified_at = now
-        row.version = row.version + 1
-        for name in (
-            "user_name",
-            "user_name_key",
-            "external_id",
-            "display_name",
-            "display_name_key",
-            "email",
-            "password_hash",
-        ):
-            setattr(row, name, None)
-        row.data = {}
-        row.search = {}
-        self.session.flush()
+        self.records.anonymise_user(resource_id, version=version)
+        self._forget(kind, resource_id)
+        self.written("delete", kind, resource_id, before, None)
+        old = contribution(before.status, before.user_type)
+        self.settle(CountShift(-old[0], -old[1]))
 
-    def _payload(self, resource: Resource[Any], drop: Iterable[str]) -> dict[str, Any]:
-        data = resource.model_dump(mode="json", by_alias=True, exclude_none=True, scim_ctx=None)
-        for key in ("id", "meta", *drop):
-            data.pop(key, None)
-        return data
+    # --- memberships (the O(delta) group PATCH) -------------------------------------------
 
-    def _user_fields(
-        self, resource: Resource[Any], *, current_status: str | None
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The columns of a user row and its user_emails rows, from a SCIM User (RFC 7643 §4.1)."""
-        model = type(resource)
-        data = self._payload(resource, ("password", "groups", ACCOUNT_EXTENSION_URN))
-        if isinstance(data.get("schemas"), list):
-            data["schemas"] = [s for s in data["schemas"] if s != ACCOUNT_EXTENSION_URN]
-        user_name = getattr(resource, "user_name", None)
-        display_name = getattr(resource, "display_name", None)
-        external_id = getattr(resource, "external_id", None)
-        emails = [e for e in (getattr(resource, "emails", None) or []) if e is not None and e.value]
-        primary = next(
-            (e for e in emails if getattr(e, "primary", None)), emails[0] if emails else None
+    def change_members(self, group_type: ResourceType, header: Resource[Any], steps: Sequence[Any],
+                       *, changed: bool) -> Resource[Any]:
+        """Apply a group PATCH split into its other attributes (``header``: the group as read,
+        with them applied; ``changed`` when they changed it) and membership steps (add / remove
+        / clear), as one new version of the group if it is still at the version it was read
+        at (RFC 7644 §3.14)."""
+        group_id = str(header.id)
+        before = self.read_state("Group", group_id)
+        fields = group_fields(header) if changed else None
+        written = self.records.update_group(
+            group_id, fields, version=before.version,
+            renamed=fields is not None and fields["display_name_key"] != before.unique_key,
         )
-        active = getattr(resource, "active", None)
-        if current_status == "pending":
-            status = "pending"  # leaving pending is the domain's decision
-        else:
-            status = "inactive" if active is False else "active"
-        password = getattr(resource, "password", None)
-        fields = {
-            "user_name": user_name,
-            "user_name_key": self._column_key(model, "user_name", user_name),
-            "external_id": self._column_key(model, "external_id", external_id),
-            "display_name": display_name,
-            "display_name_key": self._column_key(model, "display_name", display_name),
-            "email": str(primary.value).lower() if primary is not None else None,
-            "user_type": (getattr(resource, "user_type", None) or "Member")[:20],
-            "status": status,
-            "password_hash": hash_password(password) if password else None,
-            "data": data,
-            "search": search_document(resource),
-        }
-        rows = []
-        for email in emails:
-            value_key = self._column_key(model, "emails", str(email.value), sub="value")
-            if value_key is None:
-                continue
-            type_key = self._column_key(model, "emails", email.type, sub="type")
-            rows.append(
-                {
-                    "account_id": self.account,
-                    "value_key": value_key,
-                    "type_key": type_key[:100] if type_key else None,
-                    "primary": bool(getattr(email, "primary", False)),
-                }
-            )
-        return fields, rows
+        self._forget("Group", group_id)
+        unknown: list[list[str]] = []
+        for step in steps:
+            if step.kind == "add":
+                unknown.append(self.members.add(group_id, step.ids, step.displays))
+            elif step.kind == "remove":
+                self.members.remove(group_id, step.ids)
+                unknown.append([])
+            else:
+                self.members.clear(group_id)
+                unknown.append([])
+        if changed:
+            self.written("update", "Group", group_id, before, header)
+        self.members_changed(group_id, steps, unknown)
+        header.meta = _meta("Group", written)
+        return header
 
-    def _group_fields(self, resource: Resource[Any]) -> dict[str, Any]:
-        """The columns of a group row, from a SCIM Group (RFC 7643 §4.2); members go to group_members."""
-        model = type(resource)
-        display_name = getattr(resource, "display_name", None)
-        external_id = getattr(resource, "external_id", None)
-        return {
-            "display_name": display_name,
-            "display_name_key": self._column_key(model, "display_name", display_name),
-            "external_id": self._column_key(model, "external_id", external_id),
-            "data": self._payload(resource, ("members",)),
-            "search": search_document(resource),
-        }
-
-    @staticmethod
-    def _column_key(model: Any, field: str, value: Any, *, sub: str | None = None) -> str | None:
-        if value is None:
-            return None
-        if len(str(value)) > MAX_INDEXED_LENGTH:
-            # The lookup columns are VARCHAR(400) (indexable on both engines): refuse, not 500.
-            name = f"{field}.{sub}" if sub else field
-            raise InvalidValueException(
-                detail=f"{name} is longer than {MAX_INDEXED_LENGTH} characters"
-            )
-        try:
-            key = comparable(binding_of(model, field, sub), "str", str(value))
-        except Uncomparable as exc:
-            raise InvalidValueException(detail=f"{field}: {exc}") from exc
-        return cast(str, key)
-
-    def _check_unique(self, kind: str, key: str | None, resource_id: str | None) -> None:
-        """RFC 7643 §4.1.1: userName is unique per account, whatever its case (groups: displayName)."""
-        if key is None:
-            return
-        table: Any = m.User if kind == "User" else m.Group
-        column = table.user_name_key if kind == "User" else table.display_name_key
-        with self.session.no_autoflush:
-            taken = self.session.execute(
-                sa.select(table.id)
-                .where(
-                    table.account_id == self.account, column == key, table.id != (resource_id or "")
-                )
-                .limit(1)
-            ).first()
-        if taken is not None:
-            raise UniquenessException(
-                detail=f"{'userName' if kind == 'User' else 'displayName'} is already taken"
-            )
-
-    def _flush_unique(self, row: Any, *, add: bool) -> None:
-        """Flush in a savepoint: a concurrent duplicate becomes a 409 and the session stays usable.
-
-        Inside ``operation`` (every SCIM write) its SAVEPOINT is the one rolled back on the
-        409, so a second one would only cost two round trips."""
-        try:
-            if self.session.in_nested_transaction():
-                if add:
-                    self.session.add(row)
-                self.session.flush()
-                return
-            with self.session.begin_nested():
-                if add:
-                    self.session.add(row)
-                self.session.flush()
-        except IntegrityError as exc:
-            raise UniquenessException(detail="a unique value is already taken") from exc
-
-    def _replace_emails(self, user_id: str, emails: list[dict[str, Any]]) -> None:
-        self.session.execute(
-            sa.delete(m.UserEmail).where(
-                m.UserEmail.user_id == user_id, m.UserEmail.account_id == self.account
-            )
-        )
-        if emails:
-            self.session.execute(
-                sa.insert(m.UserEmail), [{"user_id": user_id, **email} for email in emails]
-            )
-
-    # --- members ------------------------------------------------------------------------
-
-    def _members_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
-        """The type and display of the given ids that are users or groups of this account."""
-        found: dict[str, tuple[str, str | None]] = {}
-        for chunk in _chunks(ids):
-            users = sa.select(m.User.id, m.User.display_name, m.User.user_name).where(
-                m.User.id.in_(chunk), self._visible("User")
-            )
-            for member_id, display_name, user_name in self.session.execute(users):
-                found[member_id] = ("User", display_name or user_name)
-            missing = [i for i in chunk if i not in found]
-            if missing:
-                groups = sa.select(m.Group.id, m.Group.display_name).where(
-                    m.Group.id.in_(missing), self._visible("Group")
-                )
-                for member_id, display_name in self.session.execute(groups):
-                    found[member_id] = ("Group", display_name)
-        return found
-
-    def _resolve_members(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
-        found = self._members_of(ids)
-        unknown = [i for i in ids if i not in found]
-        if unknown:
-            raise InvalidValueException(
-                detail="unknown members: " + ", ".join(sorted(unknown)[:20])
-            )
-        return found
-
-    def _set_members(self, row: m.Group, resource: Resource[Any]) -> None:
-        """Make group_members hold exactly the members of a replaced group (RFC 7644 §3.5.1)."""
-        given: dict[str, str | None] = {}
-        for member in getattr(resource, "members", None) or []:
-            if member is not None and member.value:
-                given.setdefault(str(member.value), getattr(member, "display", None))
-        gm = m.GroupMember
-        existing = {
-            member_id: display
-            for member_id, display in self.session.execute(
-                sa.select(gm.member_id, gm.display).where(
-                    gm.group_id == row.id, gm.account_id == self.account
-                )
-            )
-        }
-        removed = [i for i in existing if i not in given]
-        for chunk in _chunks(removed):
-            self.session.execute(
-                sa.delete(gm).where(gm.group_id == row.id, gm.member_id.in_(chunk))
-            )
-        added = [i for i in given if i not in existing]
-        if added:
-            resolved = self._resolve_members(added)
-            self.session.execute(
-                sa.insert(gm),
-                [
-                    {
-                        "group_id": row.id,
-                        "member_id": i,
-                        "account_id": self.account,
-                        "member_type": resolved[i][0],
-                        "display": given[i] or resolved[i][1],
-                    }
-                    for i in added
-                ],
-            )
-        for member_id, display in given.items():
-            if member_id in existing and display is not None and display != existing[member_id]:
-                self.session.execute(
-                    sa.update(gm)
-                    .where(gm.group_id == row.id, gm.member_id == member_id)
-                    .values(display=display)
-                )
-
-    def get_group_header(self, group_type: ResourceType, group_id: str) -> Resource[Any]:
-        """The group with its meta (for ETags, RFC 7644 §3.14) but without loading its members."""
-        return self._build(group_type, [self._row(group_type, group_id)], related=False)[0]
-
-    def _bump(self, row: Any) -> None:
-        row.version = row.version + 1
-        row.modified_at = self.clock()
-        self.session.flush()
-
-    def add_members(
-        self,
-        group_type: ResourceType,
-        group_id: str,
-        member_ids: list[str],
-        displays: Mapping[str, str] | None = None,
-    ) -> list[str]:
-        """PATCH add to members (RFC 7644 §3.5.2.1): insert only the missing rows.
-
-        A ``display`` sent with a member is kept (else the member's own name). Ids that are no
-        user or group of this account are skipped and returned, whichever account they belong
-        to, so that the answer tells nothing about other accounts.
-        """
-        row = self._row(group_type, group_id, lock=True)
-        ids = list(dict.fromkeys(i for i in member_ids if i))
-        displays = displays or {}
-        resolved = self._members_of(ids)
-        unknown = [i for i in ids if i not in resolved]
-        ids = [i for i in ids if i in resolved]
-        gm = m.GroupMember
-        present: dict[str, str | None] = {}
-        for chunk in _chunks(ids):
-            for member_id, display in self.session.execute(
-                sa.select(gm.member_id, gm.display).where(
-                    gm.group_id == row.id, gm.member_id.in_(chunk)
-                )
-            ):
-                present[member_id] = display
-        missing = [i for i in ids if i not in present]
-        if missing:
-            self.session.execute(
-                sa.insert(gm),
-                [
-                    {
-                        "group_id": row.id,
-                        "member_id": i,
-                        "account_id": self.account,
-                        "member_type": resolved[i][0],
-                        "display": displays.get(i) or resolved[i][1],
-                    }
-                    for i in missing
-                ],
-            )
-        for member_id, display in displays.items():
-            if member_id in present and display and display != present[member_id]:
-                self.session.execute(
-                    sa.update(gm)
-                    .where(gm.group_id == row.id, gm.member_id == member_id)
-                    .values(display=display)
-                )
-        self._bump(row)
-        return unknown
-
-    def remove_members(
-        self, group_type: ResourceType, group_id: str, member_ids: list[str]
-    ) -> None:
-        """PATCH remove of some members (RFC 7644 §3.5.2.2): delete only those rows."""
-        row = self._row(group_type, group_id, lock=True)
-        gm = m.GroupMember
-        for chunk in _chunks(list(dict.fromkeys(member_ids))):
-            self.session.execute(
-                sa.delete(gm).where(gm.group_id == row.id, gm.member_id.in_(chunk))
-            )
-        self._bump(row)
-
-    def clear_members(self, group_type: ResourceType, group_id: str) -> None:
-        """PATCH remove of ``members`` as a whole (RFC 7644 §3.5.2.2)."""
-        row = self._row(group_type, group_id, lock=True)
-        self.session.execute(sa.delete(m.GroupMember).where(m.GroupMember.group_id == row.id))
-        self._bump(row)
+    def members_changed(self, group_id: str, steps: Sequence[Any],
+                        unknown: Sequence[Sequence[str]]) -> None:
+        """Called after the membership steps of a PATCH: the ruled storage audits here."""
 
 
-def _sql_type(kind: str) -> Any:
-    return {
-        "num": sa.Numeric(),
-        "bool": sa.Boolean(),
-        "dtcol": m.UTCDateTime(),
-    }.get(kind, sa.String())
+@dataclass(frozen=True)
+class _Written:
+    id: str
+    version: int
+    created_at: dt.datetime
+    modified_at: dt.datetime
 
 
-def _read_position(position: Any, kind: str) -> tuple[str, tuple[bool, Any, str]]:
-    """The direction and anchor key of a position that search gave; anything else is a bad cursor."""
-    try:
-        direction, value, identifier = position["d"], position["k"], position["i"]
-    except (TypeError, KeyError):
-        raise InvalidCursorException from None
-    if direction not in ("next", "previous") or not isinstance(identifier, str):
-        raise InvalidCursorException
-    if value is None:
-        return direction, (True, None, identifier)
-    if kind == "dtcol":
-        try:
-            value = dt.datetime.fromisoformat(value["datetime"])
-        except (KeyError, TypeError, ValueError):
-            raise InvalidCursorException from None
-    elif kind == "bool":
-        if not isinstance(value, bool):
-            raise InvalidCursorException
-    elif kind == "num":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidCursorException
-    elif not isinstance(value, str):
-        raise InvalidCursorException
-    return direction, (False, value, identifier)
+def _meta(resource_type: str, written: Any) -> Meta:
+    return Meta(resource_type=resource_type, created=utc(written.created_at),
+                last_modified=utc(written.modified_at), version=version_tag(written.version))
 
 
-@functools.lru_cache(maxsize=1)
-def default_provider() -> ScimProvider:
-    """Our service description, for writes that do not come through a SCIM request (the domain's
-    profile and email edits), so that they derive the same columns as a SCIM write."""
-    from scim_server.scim.provider import build_provider  # a description only: no HTTP
-
-    return build_provider()
-
-
-def rewrite_user_document(
-    session: Session, row: m.User, data: dict[str, Any], *, now: dt.datetime
-) -> None:
-    """Store a new SCIM document for an existing user and re-derive everything kept beside it
-    (search document, userName/displayName keys, email column and ``user_emails`` rows), exactly
-    as a SCIM PUT would; the status and the password stay the domain's."""
-    provider = default_provider()
-    user_type = next(rt for rt in provider.resource_types if rt.name == "User")
-    storage = SqlScimStorage(
-        session=lambda: session, account_id=lambda: row.account_id, provider=provider,
-        clock=lambda: now,
-    )
-    model = storage._model(user_type)
-    document = {k: v for k, v in data.items() if k not in ("id", "meta")}
-    with provider:
-        resource = model.model_validate(document)
-    fields, emails = storage._user_fields(resource, current_status=row.status)
-    fields.pop("status")
-    fields.pop("password_hash")
-    storage._check_unique("User", fields["user_name_key"], row.id)
-    for name, value in fields.items():
-        setattr(row, name, value)
-    row.version = (row.version or 0) + 1
-    row.modified_at = now
-    storage._flush_unique(row, add=False)
-    storage._replace_emails(row.id, emails)
+__all__ = ["ReadState", "SqlScimStorage", "default_provider"]

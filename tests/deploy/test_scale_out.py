@@ -6,87 +6,13 @@ concurrent membership PATCHes through both lose no member (issue 6, deploy/READM
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.deploy.conftest import _call
+
 pytestmark = pytest.mark.postgres
-
-BIN = Path(sys.executable).parent
-START_TIMEOUT = 45.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _call(method: str, url: str, token: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={  # noqa: S310
-        "Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        return exc.code, json.loads(raw) if raw else None
-
-
-@pytest.fixture
-def two_instances(pg_url: str, tmp_path: Path) -> Iterator[tuple[list[str], str]]:
-    env = {**os.environ, "SCIM_DATABASE_URL": pg_url, "SCIM_SECRET_KEY": "scale-out-secret-0123456789",
-           "SCIM_WORKERS": "2", "SCIM_THREADS": "4"}
-    init = subprocess.run([str(BIN / "scim-server"), "init", "--account", "acme", "--domain",
-                           "acme.example", "--json"], env=env, capture_output=True, text=True,
-                          timeout=60, check=True)
-    token = json.loads(init.stdout)["scim_token"]
-    procs: list[subprocess.Popen[bytes]] = []
-    bases: list[str] = []
-    try:
-        for n in range(2):
-            port = _free_port()
-            log = (tmp_path / f"server{n}.log").open("wb")
-            procs.append(subprocess.Popen(  # noqa: S603
-                [str(BIN / "scim-server"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-            bases.append(f"http://127.0.0.1:{port}")
-        for base, proc in zip(bases, procs, strict=True):
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                assert proc.poll() is None, (tmp_path / "server0.log").read_text()[-3000:]
-                try:
-                    with urllib.request.urlopen(base + "/healthz", timeout=2) as response:  # noqa: S310
-                        if response.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    pass
-                assert time.monotonic() < deadline, f"{base} did not start"
-                time.sleep(0.2)
-        yield [b + "/scim/v2" for b in bases], token
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_concurrent_creates_of_one_userName_give_one_201(two_instances: tuple[list[str], str]) -> None:

@@ -125,4 +125,4 @@ def fast_password_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     from argon2 import PasswordHasher
 
     hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr("scim_server.cli.hash_password", hasher.hash)
+    monkeypatch.setattr("scim_server.domain.accounts.hash_password", hasher.hash)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from scim_server.scim.provider import ACCOUNT_EXTENSION_URN
+from scim_server.storage.schema import ACCOUNT_EXTENSION_URN
 from tests.scim.conftest import (
     ENTERPRISE,
     GROUP_SCHEMA,

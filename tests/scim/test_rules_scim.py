@@ -21,7 +21,7 @@ from scim_server.domain import tokens, users
 from scim_server.domain.actors import Actor
 from scim_server.domain.mail import OutboxMailer
 from scim_server.domain.tables import AuditEntry
-from scim_server.scim.provider import ACCOUNT_EXTENSION_URN
+from scim_server.storage.schema import ACCOUNT_EXTENSION_URN
 from scim_server.storage.models import Account as AccountRow
 from scim_server.storage.models import Base, Credential, User
 from tests.domain.factories import make_token

@@ -7,7 +7,7 @@ from scim2_models import ScimProvider
 from scim2_server.testing import ScimStorageContract
 from scim2_server.utils import load_default_provider
 
-from scim_server.scim.provider import build_provider
+from scim_server.storage.schema import build_provider
 
 # Building a provider builds its models (about a second); the tests share one of each.
 DEFAULT_PROVIDER = load_default_provider()

@@ -1,4 +1,7 @@
-"""The SCIM service description: models, resource types, configuration and the IdP-tolerant policy.
+"""The SCIM schema description: models, resource types, configuration and the IdP-tolerant policy.
+
+It sits in storage, the lowest layer, because the storage derives its columns from these models
+and every layer above (domain, SCIM, HTTP) reads them; it describes, it serves nothing.
 
 The schema documents of our own extension, the resource types and the ServiceProviderConfig live
 in ``schemas/`` (installed as package data) and are validated when the app starts: a broken
@@ -110,3 +113,11 @@ def build_provider(config_overrides: dict[str, Any] | None = None) -> ScimProvid
         config=load_config(config_overrides),
         policy=scim_policy(),
     )
+
+
+@lru_cache(maxsize=1)
+def default_provider() -> ScimProvider:
+    """Our schema description with its default configuration, for writes that do not come
+    through a SCIM request (the domain's profile and email edits, the command line), so that
+    they derive the same columns as a SCIM write."""
+    return build_provider()
