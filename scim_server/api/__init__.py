@@ -6,7 +6,12 @@ from __future__ import annotations
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from scim_server.api import auth, openapi, views  # noqa: F401  (register the operations)
+from scim_server.api import (  # noqa: F401  (register the operations)
+    auth,
+    hub,  # noqa: F401  (the hub's operations)
+    openapi,
+    views,
+)
 from scim_server.api.problems import (
     ApiProblem,
     from_api_problem,
@@ -17,7 +22,6 @@ from scim_server.api.problems import (
 )
 from scim_server.api.routing import blueprint
 from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation
-from scim_server.hub import http as hub_http  # noqa: F401  (the hub's operations)
 
 __all__ = ["blueprint", "init_app"]
 

@@ -20,8 +20,8 @@ from scim_server.api.routing import PUBLIC_ENDPOINTS, blueprint
 from scim_server.auth import authenticate_request
 from scim_server.domain import tokens
 from scim_server.domain.actors import Actor
-from scim_server.domain.tables import OAuthClient
 from scim_server.security import new_token, tokens_match
+from scim_server.storage.domain_tables import OAuthClient
 
 OAUTH_TOKEN_SECONDS = int(tokens.OAUTH_TOKEN_TTL.total_seconds())
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from scim_server.domain.directory import ORDERS, SORTS
-from scim_server.domain.tables import RESOURCE_KINDS
 from scim_server.domain.users import BULK_MAX, USER_TYPES
+from scim_server.storage.domain_tables import RESOURCE_KINDS
 
 STATUSES = ("active", "inactive", "pending")
 Str = fields.String

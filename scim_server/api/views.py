@@ -15,8 +15,8 @@ from scim_server.domain import audit, resources, tokens, users
 from scim_server.domain.directory import list_users
 from scim_server.domain.documents import read_profile
 from scim_server.domain.mail import Mailer, mailer_for
-from scim_server.domain.tables import OutboxEmail
 from scim_server.settings import Settings
+from scim_server.storage.domain_tables import OutboxEmail
 from scim_server.storage.models import User
 
 USERS, RES, AUDIT, TOKENS, MISC = "users", "resources", "audit", "tokens", "misc"

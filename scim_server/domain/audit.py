@@ -8,7 +8,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from scim_server.domain.actors import Actor, Clock
-from scim_server.domain.tables import AuditEntry
+from scim_server.storage.domain_tables import AuditEntry
 from scim_server.storage.models import Account, utcnow
 
 # Attribute names whose values are personal data. They are never written to the log, only the

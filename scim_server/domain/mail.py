@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from scim_server.domain.tables import OutboxEmail
+from scim_server.storage.domain_tables import OutboxEmail
 from scim_server.storage.models import Account
 
 SENDER = "no-reply@scim-server.invalid"

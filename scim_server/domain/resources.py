@@ -12,7 +12,12 @@ from sqlalchemy.orm import Session, aliased
 from scim_server.domain.actors import Actor, Clock
 from scim_server.domain.audit import record_audit
 from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
-from scim_server.domain.tables import RESOURCE_KINDS, RUNNABLE_KINDS, Resource, ResourceOwner
+from scim_server.storage.domain_tables import (
+    RESOURCE_KINDS,
+    RUNNABLE_KINDS,
+    Resource,
+    ResourceOwner,
+)
 from scim_server.storage.models import Account, User, utcnow
 
 

@@ -17,8 +17,8 @@ from scim_server.domain.actors import Actor, Clock, as_utc
 from scim_server.domain.audit import record_audit
 from scim_server.domain.credentials import issue_credential
 from scim_server.domain.errors import NotFound, RuleViolation, Severity
-from scim_server.domain.tables import OAuthClient, OAuthToken
 from scim_server.security import hash_token, tokens_match
+from scim_server.storage.domain_tables import OAuthClient, OAuthToken
 from scim_server.storage.models import Account, Credential, User, utcnow
 
 log = logging.getLogger(__name__)

@@ -34,17 +34,17 @@ from scim_server.domain import documents
 from scim_server.domain.actors import Actor, Clock, as_utc
 from scim_server.domain.audit import record_audit
 from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
+from scim_server.domain.hub_cleanup import on_user_deleted
 from scim_server.domain.mail import Mailer
 from scim_server.domain.resources import on_deactivate, on_delete, on_reactivate
-from scim_server.domain.tables import (
+from scim_server.security import hash_password, hash_token, new_token
+from scim_server.storage.domain_tables import (
     EmailChange,
     Invitation,
     OAuthClient,
     OutboxEmail,
     UserPreferences,
 )
-from scim_server.hub.lifecycle import on_user_deleted
-from scim_server.security import hash_password, hash_token, new_token
 from scim_server.storage.models import (
     PAYING_TYPES,
     Account,

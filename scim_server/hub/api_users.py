@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from scim_server.domain.actors import as_utc
 from scim_server.domain.errors import InvalidInput
-from scim_server.domain.tables import OAuthClient
+from scim_server.storage.domain_tables import OAuthClient
 from scim_server.storage.models import Account, Credential, User
 
 INACTIVE_AFTER = dt.timedelta(days=30)

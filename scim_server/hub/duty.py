@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from scim_server.domain.actors import Actor, Clock
 from scim_server.domain.audit import record_audit
 from scim_server.domain.errors import InvalidInput, NotFound
-from scim_server.hub.tables import EXCEPTION_KINDS, DutyException, DutySchedule, DutyWindow
+from scim_server.storage.hub_tables import EXCEPTION_KINDS, DutyException, DutySchedule, DutyWindow
 from scim_server.storage.models import Account, User, utcnow
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

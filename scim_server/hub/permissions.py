@@ -14,8 +14,8 @@ from scim_server.domain.actors import Actor, Clock
 from scim_server.domain.audit import record_audit
 from scim_server.domain.errors import InvalidInput, NotFound
 from scim_server.domain.resources import owners_of
-from scim_server.domain.tables import RESOURCE_KINDS, Resource
-from scim_server.hub.tables import PERMISSION_LEVELS, ResourcePermission
+from scim_server.storage.domain_tables import RESOURCE_KINDS, Resource
+from scim_server.storage.hub_tables import PERMISSION_LEVELS, ResourcePermission
 from scim_server.storage.models import Account, Group, GroupMember, User, utcnow
 
 RANK = {level: n for n, level in enumerate(PERMISSION_LEVELS)}

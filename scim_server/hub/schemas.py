@@ -10,10 +10,10 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from scim_server.domain.tables import RESOURCE_KINDS
 from scim_server.hub.api_users import SORTS
 from scim_server.hub.duty import WEEKDAYS
-from scim_server.hub.tables import EXCEPTION_KINDS, PERMISSION_LEVELS
+from scim_server.storage.domain_tables import RESOURCE_KINDS
+from scim_server.storage.hub_tables import EXCEPTION_KINDS, PERMISSION_LEVELS
 
 Str = fields.String
 API_USER_SORTS = (*SORTS, *(f"-{s}" for s in SORTS))

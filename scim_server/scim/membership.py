@@ -10,21 +10,13 @@ generic (whole-resource) PATCH of scim2-server.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from scim_server.storage.members import MemberChange
 
 # members[value eq "2819c223"] — the one filter shape IdPs send on members.
 _VALUE_EQ = re.compile(r'^\s*members\s*\[\s*value\s+eq\s+"((?:[^"\\]|\\.)*)"\s*\]\s*$', re.I)
-
-
-@dataclass
-class MemberChange:
-    """One step on the membership rows, in the order of the request."""
-
-    kind: str  # "add" | "remove" | "clear"
-    ids: list[str] = field(default_factory=list)
-    # The display a client sent with an added member (RFC 7643 §4.2), kept as sent.
-    displays: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

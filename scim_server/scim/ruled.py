@@ -21,6 +21,7 @@ from scim_server.domain.actors import Actor
 from scim_server.domain.audit import record_audit
 from scim_server.domain.errors import DomainError
 from scim_server.scim.service import scim_exception_of
+from scim_server.storage.members import MemberChange
 from scim_server.storage.records import CountShift
 from scim_server.storage.scim_storage import ReadState, SqlScimStorage
 
@@ -164,7 +165,7 @@ class RuledScimStorage(SqlScimStorage):
             after=summary(after),
         )
 
-    def members_changed(self, group_id: str, steps: Sequence[Any],
+    def members_changed(self, group_id: str, steps: Sequence[MemberChange],
                         unknown: Sequence[Sequence[str]]) -> None:
         """Membership steps of the O(delta) group PATCH are audited like any other change."""
         for step, skipped in zip(steps, unknown, strict=True):

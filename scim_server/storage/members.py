@@ -8,6 +8,7 @@ writes the group row (and its version) in the same transaction, once per change.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -20,6 +21,16 @@ from scim_server.storage.scope import AccountScope
 CHUNK = 500  # ids per IN list: far below SQLite's bound-parameter limit
 
 _gm = cast(sa.Table, m.GroupMember.__table__)
+
+
+@dataclass
+class MemberChange:
+    """One step on a group's membership rows (a PATCH is a list of them, applied in order)."""
+
+    kind: str  # "add" | "remove" | "clear"
+    ids: list[str] = field(default_factory=list)
+    # The display a client sent with an added member (RFC 7643 §4.2), kept as sent.
+    displays: dict[str, str] = field(default_factory=dict)
 
 
 def chunks(values: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     inspect,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -109,6 +110,9 @@ class User(Base):
         Index("ix_users_account_status", "account_id", "status", "user_type"),
         Index("ix_users_account_last_activity", "account_id", "last_activity_at", "id"),
         Index("ix_users_account_created", "account_id", "created_at", "id"),
+        # SCIM pages (RFC 7644 §3.4.2.4) walk one account's visible users in id order.
+        Index("ix_users_account_visible", "account_id", "id",
+              postgresql_where=text("status <> 'deleted'"), sqlite_where=text("status <> 'deleted'")),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -159,6 +163,7 @@ class Group(Base):
         UniqueConstraint("account_id", "display_name_key", name="uq_groups_account_display_name"),
         Index("ix_groups_account_external_id", "account_id", "external_id"),
         Index("ix_groups_account_created", "account_id", "created_at", "id"),
+        Index("ix_groups_account_id", "account_id", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

@@ -59,7 +59,7 @@ from scim_server.storage.filters import (
 )
 from scim_server.storage.keyset import Keyset, position, read_position
 from scim_server.storage.mapping import context_for, sql_type
-from scim_server.storage.members import Members, chunks
+from scim_server.storage.members import MemberChange, Members, chunks
 from scim_server.storage.models import contribution, new_id, utcnow
 from scim_server.storage.records import CountShift, Records, VersionConflict
 from scim_server.storage.schema import default_provider
@@ -874,7 +874,8 @@ class SqlScimStorage(AccountScope, ScimStorage):
 
     # --- memberships (the O(delta) group PATCH) -------------------------------------------
 
-    def change_members(self, group_type: ResourceType, header: Resource[Any], steps: Sequence[Any],
+    def change_members(self, group_type: ResourceType, header: Resource[Any],
+                       steps: Sequence[MemberChange],
                        *, changed: bool) -> Resource[Any]:
         """Apply a group PATCH split into its other attributes (``header``: the group as read,
         with them applied; ``changed`` when they changed it) and membership steps (add / remove
@@ -904,7 +905,7 @@ class SqlScimStorage(AccountScope, ScimStorage):
         header.meta = _meta("Group", written)
         return header
 
-    def members_changed(self, group_id: str, steps: Sequence[Any],
+    def members_changed(self, group_id: str, steps: Sequence[MemberChange],
                         unknown: Sequence[Sequence[str]]) -> None:
         """Called after the membership steps of a PATCH: the ruled storage audits here."""
 

@@ -98,7 +98,7 @@ def test_email_change_and_confirm(api: Api, app: Any, db: Any, seed: Seed):
 
 
 def test_email_change_expired_changes_nothing(api: Api, app: Any, db: Any, seed: Seed):
-    from scim_server.domain.tables import EmailChange
+    from scim_server.storage.domain_tables import EmailChange
 
     uid = add_user(db, seed, "alice")
     api.post(f"/users/{uid}/email-change", json={"email": "alice2@acme.test"})

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from scim_server.domain.documents import store
-from scim_server.domain.tables import Resource, ResourceOwner
 from scim_server.security import hash_token, new_token
+from scim_server.storage.domain_tables import Resource, ResourceOwner
 from scim_server.storage.models import Account, Credential, User
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)

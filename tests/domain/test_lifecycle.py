@@ -15,7 +15,7 @@ from scim_server.domain.actors import Actor
 from scim_server.domain.audit import list_audit
 from scim_server.domain.errors import NotFound, RuleViolation
 from scim_server.domain.mail import OutboxMailer
-from scim_server.domain.tables import AuditEntry, OutboxEmail, Resource
+from scim_server.storage.domain_tables import AuditEntry, OutboxEmail, Resource
 from scim_server.storage.models import Account, GroupMember, User
 from tests.domain.factories import T0, make_resource, make_user
 

@@ -153,8 +153,8 @@ def test_grants_stay_inside_the_account(session: Session, world: World) -> None:
 def test_deleting_a_user_removes_their_schedule_and_grants(session: Session, world: World) -> None:
     from sqlalchemy import func, select
 
-    from scim_server.hub.lifecycle import on_user_deleted
-    from scim_server.hub.tables import DutySchedule, DutyWindow, ResourcePermission
+    from scim_server.domain.hub_cleanup import on_user_deleted
+    from scim_server.storage.hub_tables import DutySchedule, DutyWindow, ResourcePermission
 
     hank = world.users["hank"]
     on_user_deleted(session, world.account, hank.id)

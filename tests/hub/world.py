@@ -14,9 +14,14 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from scim_server.domain.documents import comparison_key
-from scim_server.domain.tables import OAuthClient
-from scim_server.hub.tables import DutyException, DutySchedule, DutyWindow, ResourcePermission
 from scim_server.security import hash_token, new_token
+from scim_server.storage.domain_tables import OAuthClient
+from scim_server.storage.hub_tables import (
+    DutyException,
+    DutySchedule,
+    DutyWindow,
+    ResourcePermission,
+)
 from scim_server.storage.models import Account, Credential, Group, GroupMember, User
 from tests.domain.factories import make_account, make_resource, make_user
 

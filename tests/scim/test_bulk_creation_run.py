@@ -15,9 +15,9 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from scim_server.db import make_session_factory
-from scim_server.domain.tables import AuditEntry
 from scim_server.scim.handler import AccountScimHandler
 from scim_server.scim.ruled import RuledScimStorage
+from scim_server.storage.domain_tables import AuditEntry
 from scim_server.storage.models import Account as AccountRow
 from scim_server.storage.models import User
 from scim_server.storage.scim_storage import SqlScimStorage

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from scim_server.domain import tokens, users
 from scim_server.domain.actors import Actor
 from scim_server.domain.mail import OutboxMailer
-from scim_server.domain.tables import AuditEntry
-from scim_server.storage.schema import ACCOUNT_EXTENSION_URN
+from scim_server.storage.domain_tables import AuditEntry
 from scim_server.storage.models import Account as AccountRow
 from scim_server.storage.models import Base, Credential, User
+from scim_server.storage.schema import ACCOUNT_EXTENSION_URN
 from tests.domain.factories import make_token
 from tests.scim.conftest import Account, ScimClient, patch_body, user_body
 

@@ -19,8 +19,8 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from scim_server.db import make_engine
-from scim_server.storage.schema import build_provider
 from scim_server.storage.models import Account
+from scim_server.storage.schema import build_provider
 from scim_server.storage.scim_storage import SqlScimStorage
 
 

@@ -21,9 +21,9 @@ from scim2_models import (
 from scim2_server.utils import parametrize
 from sqlalchemy.orm import Session
 
-from scim_server.storage.schema import ACCOUNT_EXTENSION_URN
 from scim_server.storage import models as m
-from scim_server.scim.membership import MemberChange
+from scim_server.storage.members import MemberChange
+from scim_server.storage.schema import ACCOUNT_EXTENSION_URN
 from scim_server.storage.scim_storage import SqlScimStorage
 
 from .conftest import StatementLog
@@ -362,14 +362,14 @@ LOOKUPS = [
     ("User", 'displayName eq "zoë"', "ix_users_account_display_name_key"),
     ("User", 'emails[type eq "work" and value eq "a@x.example"]', "ix_user_emails_account_value"),
     ("User", 'emails.value eq "a@x.example"', "ix_user_emails_account_value"),
-    ("User", 'id eq "0123"', "pk_users|(id=?)"),
+    ("User", 'id eq "0123"', "pk_users|(id=?)|ix_users_account_visible"),
     (
         "Group",
         'displayName eq "g"',
         "uq_groups_account_display_name|account_id=? AND display_name_key=?",
     ),
     ("Group", 'members.value eq "0123"', "ix_group_members_member"),
-    ("Group", 'id eq "0123"', "pk_groups|(id=?)"),
+    ("Group", 'id eq "0123"', "pk_groups|(id=?)|ix_groups_account_id"),
 ]
 
 

@@ -22,10 +22,10 @@ from werkzeug.serving import make_server
 from scim_server.app import create_app
 from scim_server.cli import create_account
 from scim_server.db import make_session_factory
-from scim_server.storage.schema import build_provider
 from scim_server.security import hash_password
 from scim_server.settings import Settings
 from scim_server.storage.models import Account, User
+from scim_server.storage.schema import build_provider
 from scim_server.storage.scim_storage import SqlScimStorage
 
 ROOT = Path(__file__).resolve().parents[2]

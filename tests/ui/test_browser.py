@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from scim_server.db import make_session_factory
-from scim_server.domain.tables import EmailChange
+from scim_server.storage.domain_tables import EmailChange
 from scim_server.storage.models import User
 from tests.ui.conftest import LiveServer, browser_sign_in, screenshot
 

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from scim_server.db import make_session_factory
-from scim_server.domain.tables import AuditEntry, EmailChange, OutboxEmail
+from scim_server.storage.domain_tables import AuditEntry, EmailChange, OutboxEmail
 from scim_server.storage.models import Credential, Group, GroupMember, User
 from tests.ui.conftest import PASSWORD, Seeded, csrf_of, make_app, seed, sign_in
 

@@ -1,9 +1,8 @@
 """What the hub keeps about a user that must go when the user is deleted.
 
 Deleted users stay as anonymised rows, so the foreign keys' ON DELETE CASCADE never fires:
-their duty schedule and their own permission grants are removed here instead. The user
-lifecycle (``scim_server.domain.users.delete_user``) is expected to call this; until then the
-hub's queries already ignore deleted users.
+their duty schedule and their own permission grants are removed here instead, by the user
+lifecycle (``scim_server.domain.users.delete_user``).
 """
 
 from __future__ import annotations
@@ -11,7 +10,12 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from scim_server.hub.tables import DutyException, DutySchedule, DutyWindow, ResourcePermission
+from scim_server.storage.hub_tables import (
+    DutyException,
+    DutySchedule,
+    DutyWindow,
+    ResourcePermission,
+)
 from scim_server.storage.models import Account
 
 

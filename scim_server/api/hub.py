@@ -20,7 +20,7 @@ from scim_server.hub import duty, permissions
 from scim_server.hub import schemas as s
 from scim_server.hub.api_users import list_api_users
 from scim_server.hub.summary import hub_summary
-from scim_server.hub.tables import DutyException, DutyWindow
+from scim_server.storage.hub_tables import DutyException, DutyWindow
 from scim_server.storage.models import utcnow
 
 HUB, DUTY, PERMS = "hub", "duty", "permissions"

@@ -1,4 +1,4 @@
-"""SQL tables of the domain layer: resources and their owners, audit log, outbox, email changes,
+"""SQL tables of the domain's records: resources and their owners, audit log, outbox, email changes,
 invitations, OAuth clients and their tokens, user preferences.
 
 They share ``Base`` (and so the naming convention and the migration history) with the core
