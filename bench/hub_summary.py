@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import event, insert, text
 
 from scim_server.db import make_engine, make_session_factory
-from scim_server.domain.tables import Resource
 from scim_server.hub.summary import hub_summary
 from scim_server.migrate import upgrade
+from scim_server.storage.domain_tables import Resource
 from scim_server.storage.models import Account, Credential, Group, GroupMember, User
 
 
