@@ -193,19 +193,27 @@ class AccountScimService(ScimService):
     ) -> ScimResponse:
         """``query_response`` for a stored document (``SqlScimStorage.document``): the same
         200 with its ETag and Content-Location, or 304 (RFC 7644 §3.4.1, §3.14)."""
-        meta = document["meta"]
-        version = meta["version"] if self.etag_supported else None
+        version = document["meta"]["version"] if self.etag_supported else None
         if not conditions.check(version, "GET"):
             # RFC 9110 §15.4.5: a 304 carries the ETag a 200 would have
             return ScimResponse(HTTPStatus.NOT_MODIFIED, None, {"ETag": version} if version else {})
-        meta["location"] = self.resource_location(base_url, resource_type, document["id"])
-        if version is None:
-            del meta["version"]
+        location = self._locate(base_url, resource_type, document)
         _locate_references(document, self.reference_locator(base_url))
-        headers = {"Content-Location": meta["location"]}
+        headers = {"Content-Location": location}
         if version:
             headers["ETag"] = version
         return ScimResponse(HTTPStatus.OK, document, headers)
+
+    def _locate(self, base_url: str, resource_type: ResourceType, document: dict[str, Any]) -> str:
+        """Give a stored document its ``meta.location`` (in the model's place, before the
+        version), and drop the version when ETags are not supported; returns the location."""
+        meta = document["meta"]
+        location = self.resource_location(base_url, resource_type, document["id"])
+        version = meta.pop("version")
+        meta["location"] = location
+        if self.etag_supported:
+            meta["version"] = version
+        return location
 
     def plain_search_response(
         self,
@@ -225,21 +233,17 @@ class AccountScimService(ScimService):
         resources = []
         for item in page.resources:
             document = cast(dict[str, Any], item)
-            meta = document["meta"]
-            meta["location"] = self.resource_location(
-                base_url, by_name[meta["resourceType"]], document["id"]
-            )
-            if not self.etag_supported:
-                del meta["version"]
+            self._locate(base_url, by_name[document["meta"]["resourceType"]], document)
             _locate_references(document, locate)
             resources.append(document)
+        # In the order of the ListResponse model, so the JSON is the stock path's to the byte.
         body: dict[str, Any] = {
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
             "totalResults": page.total,
-            "itemsPerPage": len(resources),
         }
         if not by_cursor:
             body["startIndex"] = search_request.start_index
+        body["itemsPerPage"] = len(resources)
         if by_cursor and search_request.count != 0:
             for key, position in (("nextCursor", page.next), ("previousCursor", page.previous)):
                 sealed = self._seal(resource_types, search_request, position)

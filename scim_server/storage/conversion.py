@@ -80,6 +80,12 @@ def extension_urns(model: type[Resource[Any]]) -> tuple[str, ...]:
 
 
 @functools.cache
+def key_order(model: type[Resource[Any]]) -> tuple[str, ...]:
+    """The top-level keys of a resource in the order the model serialises them."""
+    return tuple(field.serialization_alias or name for name, field in model.model_fields.items())
+
+
+@functools.cache
 def _has_account_extension(model: type[Resource[Any]]) -> bool:
     return ACCOUNT_EXTENSION_URN in extension_urns(model)
 
@@ -190,9 +196,10 @@ def group_entries(pairs: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     """A user's ``groups`` (RFC 7643 §4.1.2) from (group id, group name) pairs, by group id."""
     entries = []
     for group_id, display in sorted(pairs, key=lambda pair: pair[0]):
-        entry = {"value": group_id, "$ref": f"Groups/{group_id}", "type": "direct"}
+        entry = {"value": group_id, "$ref": f"Groups/{group_id}"}
         if display is not None:
             entry["display"] = display
+        entry["type"] = "direct"
         entries.append(entry)
     return entries
 
@@ -271,4 +278,7 @@ def document_of(
         "lastModified": json_time(utc(row.modified_at)),
         "version": version_tag(row.version),
     }
-    return data
+    # In the model's order, so that the JSON is the model's to the byte.
+    document = {key: data.pop(key) for key in key_order(model) if key in data}
+    document.update(data)
+    return document

@@ -135,8 +135,9 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # The SCIM payload as the client sent it (no id, no meta, no password, no groups).
-    data: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    # The SCIM payload as the client sent it (no id, no meta, no password, no groups); JSON
+    # text on both engines (not JSONB), so its keys come back in the order they were written.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The same payload with every string replaced by its comparison key, for filters.
     search: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
 
@@ -174,7 +175,7 @@ class Group(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    data: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # as User.data
     search: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
 
 
