@@ -25,13 +25,18 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    column,
     event,
     inspect,
     text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -76,6 +81,30 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class DescNullsLast(ColumnElement[Any]):
+    """An index column in ``ORDER BY <name> DESC NULLS LAST`` order, on both engines.
+
+    PostgreSQL needs the ``NULLS LAST`` (its DESC puts NULLs first); SQLite refuses it in an
+    index and needs none: NULLs sort lowest there, so DESC already puts them last and its
+    planner serves ``DESC NULLS LAST`` from a DESC index."""
+
+    inherit_cache = True
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, name: str) -> None:
+        self.element: ColumnElement[Any] = column(name)
+
+
+@compiles(DescNullsLast)
+def _desc_nulls_last(element: DescNullsLast, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.element, **kw)} DESC NULLS LAST"
+
+
+@compiles(DescNullsLast, "sqlite")
+def _desc_nulls_last_sqlite(element: DescNullsLast, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.element, **kw)} DESC"
+
+
 class Account(Base):
     """A customer account (tenant): its users, groups, plan, domains and tokens."""
 
@@ -113,6 +142,16 @@ class User(Base):
         # SCIM pages (RFC 7644 §3.4.2.4) walk one account's visible users in id order.
         Index("ix_users_account_visible", "account_id", "id",
               postgresql_where=text("status <> 'deleted'"), sqlite_where=text("status <> 'deleted'")),
+        # The hub's most recently active users: one account's active users in the card's order
+        # (last activity, newest first, never-active last, then id), and their count, index-only.
+        Index(
+            "ix_users_account_active",
+            "account_id",
+            DescNullsLast("last_activity_at"),
+            "id",
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, delete, event, select
 from sqlalchemy.orm import Session
 
+from scim_server.domain.documents import comparison_key
 from scim_server.hub.summary import hub_summary
-from scim_server.storage.models import Account
+from scim_server.storage.models import Account, Group, GroupMember, User
 from tests.domain.factories import make_account, make_user
 from tests.hub.world import NOW, World, credential, group, schedule, t
 
@@ -115,3 +116,67 @@ def test_summary_is_a_constant_number_of_queries(session: Session, engine: Engin
     # user figures, first active, group figures, first empty, API users, duty windows, duty
     # exceptions, resources: 8, whether the account has 10 users or 200.
     assert len(statements) == 8, statements
+
+
+def test_empty_groups_with_user_nested_and_no_members(session: Session) -> None:
+    """Groups with users, with only a nested group, and with nobody, next to another account's
+    groups. The ids are chosen around the empty-group test (a seek in the membership key for
+    the first group id at or after the group's own): an empty group right below a group with
+    members, right below another account's group with members, and above every membership."""
+    acme = make_account(session, "acme-groups")
+    globex = make_account(session, "globex-groups", domains=["globex.test"])
+    ann, bea = make_user(session, acme, "ann"), make_user(session, acme, "bea")
+    gus = make_user(session, globex, "gus")
+
+    def grp(account: Account, gid: str, name: str, members: list[User | Group]) -> Group:
+        g = Group(id=gid, account_id=account.id, display_name=name,
+                  display_name_key=comparison_key(name))
+        session.add(g)
+        session.flush()
+        for m in members:
+            session.add(GroupMember(group_id=g.id, member_id=m.id, account_id=account.id,
+                                    member_type="User" if isinstance(m, User) else "Group"))
+        session.flush()
+        return g
+
+    grp(acme, "g10", "Empty first", [])  # below every membership
+    users = grp(acme, "g20", "Users", [ann, bea])
+    grp(acme, "g19", "Empty below users", [])  # the next membership is g20's
+    grp(acme, "g30", "Nested only", [users])  # a group member and no user: not empty
+    grp(acme, "g40", "Empty below globex", [])  # the next membership is globex's g41
+    grp(globex, "g41", "Globex staff", [gus])
+    grp(globex, "g42", "Globex empty", [])
+    grp(acme, "g99", "Empty last", [])  # no membership at or after it
+    session.commit()
+
+    groups = hub_summary(session, acme, now=NOW).operator_groups
+    assert (groups.total, groups.without_members) == (6, 4)
+    assert [g.display_name for g in groups.empty] == [
+        "Empty below globex", "Empty below users", "Empty first", "Empty last"
+    ]
+    other = hub_summary(session, globex, now=NOW).operator_groups
+    assert (other.total, other.without_members) == (2, 1)
+    assert [g.id for g in other.empty] == ["g42"]
+
+    # Emptying a group and filling another moves them across.
+    session.execute(delete(GroupMember).where(GroupMember.group_id == "g20"))
+    session.add(GroupMember(group_id="g99", member_id=ann.id, account_id=acme.id,
+                            member_type="User"))
+    session.commit()
+    groups = hub_summary(session, acme, now=NOW).operator_groups
+    # g20 is now empty; g30 still holds g20 (a group member); g99 holds ann.
+    assert (groups.total, groups.without_members) == (6, 4)
+    assert {g.id for g in groups.empty} == {"g10", "g19", "g20", "g40"}
+
+
+def test_user_figures_read_the_account_counts(session: Session, world: World) -> None:
+    """Operators and paying seats come from the counts kept on the account row, read fresh: a
+    change flushed in this session is counted even though the caller's account object predates
+    it; the active users are counted from the users."""
+    make_user(session, world.account, "ivy", user_type="Member")  # active, paying
+    make_user(session, world.account, "jo", user_type="Viewer", status="inactive")
+    world.users["bob"].status = "deleted"  # was active and paying
+    summary = hub_summary(session, world.account, now=NOW)
+    assert (summary.operators.total, summary.seats.operators_used) == (8, 8)
+    assert summary.operators.active_total == 5  # alice, carol, dave, erin, ivy
+    assert summary.seats.paying_active == 3  # alice, carol, ivy
