@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import event, insert, select
@@ -55,21 +56,42 @@ def record_audit(
     so callers may pass whole documents. Written at once (one INSERT), not at the next flush,
     so that a write's last statement is the one it chose (see ``settle_counts``).
     """
+    record_audits(session, account, actor=actor, action=action, target_type=target_type,
+                  changes=[(target_id, before, after)], clock=clock)
+
+
+def record_audits(
+    session: Session,
+    account: Account,
+    *,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    changes: Sequence[tuple[str | None, dict[str, Any] | None, dict[str, Any] | None]],
+    clock: Clock = utcnow,
+) -> None:
+    """``record_audit`` for many targets of one action (a Bulk's creations): one statement."""
+    if not changes:
+        return
+    at = clock()
     session.execute(
         insert(AuditEntry.__table__),  # type: ignore[arg-type]
-        {
-            "account_id": account.id,
-            "at": clock(),
-            "door": actor.door,
-            "actor_user_id": actor.user_id,
-            "actor_credential_id": actor.credential_id,
-            "client": actor.client,
-            "action": action,
-            "target_type": target_type,
-            "target_id": target_id,
-            "before": scrub(before) if before is not None else None,
-            "after": scrub(after) if after is not None else None,
-        },
+        [
+            {
+                "account_id": account.id,
+                "at": at,
+                "door": actor.door,
+                "actor_user_id": actor.user_id,
+                "actor_credential_id": actor.credential_id,
+                "client": actor.client,
+                "action": action,
+                "target_type": target_type,
+                "target_id": target_id,
+                "before": scrub(before) if before is not None else None,
+                "after": scrub(after) if after is not None else None,
+            }
+            for target_id, before, after in changes
+        ],
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from scim_server.domain.actors import Actor, Clock
@@ -227,10 +227,25 @@ def _has_other_active_owner(user_id: str):  # type: ignore[no-untyped-def]
     )
 
 
+# Built once: every deactivation asks it first.
+_OWNS_ANY = select(ResourceOwner.resource_id).where(
+    ResourceOwner.user_id == bindparam("user_id")).limit(1)
+
+
+# Built once, one statement (most users own nothing, and then it changes nothing).
+_REOPEN = (
+    update(Resource)
+    .where(Resource.account_id == bindparam("b_account"), Resource.accessible.is_(False),
+           Resource.id.in_(select(ResourceOwner.resource_id)
+                           .where(ResourceOwner.user_id == bindparam("b_user"))))
+    .values(accessible=True, modified_at=bindparam("b_now"))
+)
+
+
 def on_deactivate(session: Session, account: Account, user_id: str, *, clock: Clock) -> None:
     """Deactivation: the user's automations and integrations are disabled, resources with no
     other active owner become inaccessible; workspaces they created are untouched."""
-    if not session.scalar(select(exists().where(ResourceOwner.user_id == user_id))):
+    if session.connection().execute(_OWNS_ANY, {"user_id": user_id}).first() is None:
         return  # most users own nothing: one query, not two updates
     now = clock()
     session.execute(
@@ -251,14 +266,10 @@ def on_deactivate(session: Session, account: Account, user_id: str, *, clock: Cl
 def on_reactivate(session: Session, account: Account, user_id: str, *, clock: Clock) -> None:
     """Reactivation: what the user owns has an active owner again, so it is accessible again;
     disabled automations stay disabled (issue: until re-enabled or transferred)."""
-    session.execute(
-        update(Resource)
-        .where(Resource.account_id == account.id, Resource.id.in_(_owned(user_id)),
-               Resource.accessible.is_(False))
-        .values(accessible=True, modified_at=clock())
-        .execution_options(synchronize_session=False)
-    )
-    _expire_resources(session)
+    reopened = session.connection().execute(
+        _REOPEN, {"b_account": account.id, "b_user": user_id, "b_now": clock()})
+    if reopened.rowcount:
+        _expire_resources(session)
 
 
 def on_delete(session: Session, account: Account, user_id: str, *, clock: Clock) -> None:

@@ -18,7 +18,7 @@ from scim2_models import Resource, ResourceType
 
 from scim_server.domain import users as user_rules
 from scim_server.domain.actors import Actor
-from scim_server.domain.audit import record_audit
+from scim_server.domain.audit import record_audit, record_audits
 from scim_server.domain.errors import DomainError
 from scim_server.scim.service import scim_exception_of
 from scim_server.storage.members import MemberChange
@@ -66,6 +66,23 @@ def domain_refusals() -> Iterator[None]:
         yield
     except DomainError as error:
         raise scim_exception_of(error) from error
+
+
+def _summary(value: Any) -> dict[str, Any] | None:
+    """What the audit keeps of a resource before or after a change (personal data scrubbed)."""
+    if value is None:
+        return None
+    if isinstance(value, ReadState):
+        if value.status is None:
+            return None
+        return {"userType": value.user_type, "status": value.status}
+    return {
+        "id": value.id,
+        "userName": getattr(value, "user_name", None),
+        "displayName": getattr(value, "display_name", None),
+        "active": getattr(value, "active", None),
+        "userType": getattr(value, "user_type", None),
+    }
 
 
 class RuledScimStorage(SqlScimStorage):
@@ -117,6 +134,11 @@ class RuledScimStorage(SqlScimStorage):
             user_type, resources, budget=budget, check=check_rules, accept=checker.accept
         )
 
+    def written_run(self, created: Sequence[Resource[Any]]) -> None:
+        record_audits(self.session, g.account, actor=scim_actor(), action="user.create",
+                      target_type="user",
+                      changes=[(str(r.id), None, _summary(r)) for r in created])
+
     def delete(
         self,
         resource_type: ResourceType,
@@ -139,21 +161,6 @@ class RuledScimStorage(SqlScimStorage):
     def _audit(
         self, action: str, kind: str, target_id: Any, before: Any, after: Any
     ) -> None:
-        def summary(value: Any) -> dict[str, Any] | None:
-            if value is None:
-                return None
-            if isinstance(value, ReadState):
-                if value.status is None:
-                    return None
-                return {"userType": value.user_type, "status": value.status}
-            return {
-                "id": value.id,
-                "userName": getattr(value, "user_name", None),
-                "displayName": getattr(value, "display_name", None),
-                "active": getattr(value, "active", None),
-                "userType": getattr(value, "user_type", None),
-            }
-
         record_audit(
             self.session,
             g.account,
@@ -161,8 +168,8 @@ class RuledScimStorage(SqlScimStorage):
             action=f"{kind.lower()}.{action}",
             target_type=kind.lower(),
             target_id=str(target_id) if target_id else None,
-            before=summary(before),
-            after=summary(after),
+            before=_summary(before),
+            after=_summary(after),
         )
 
     def members_changed(self, group_id: str, steps: Sequence[MemberChange],

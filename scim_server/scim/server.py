@@ -16,13 +16,10 @@ from scim_server.storage.scim_storage import SqlScimStorage
 
 
 class _HeaderRequest:
-    """The part of a request authlib's validators read (headers only: never the body)."""
+    """The part of a request authlib's bearer validator reads: the headers, never the body."""
 
     def __init__(self, headers: Any) -> None:
         self.headers = headers
-        self.uri = request.url
-        self.method = request.method
-        self.data: dict[str, Any] = {}
 
 
 class AccountScimServer(ScimServer):

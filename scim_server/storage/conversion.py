@@ -246,13 +246,14 @@ def resource_of(
     """A model of the row, validated from its payload ``data`` (see ``user_data``)."""
     resource = model.model_validate(data)
     resource.id = row.id
-    resource.meta = Meta(
-        resource_type=resource_type,
-        created=utc(row.created_at),
-        last_modified=utc(row.modified_at),
-        version=version_tag(row.version),
-    )
+    resource.meta = meta_of(resource_type, row)
     return resource
+
+
+def meta_of(resource_type: str, row: StoredRow) -> Meta:
+    """The meta of a stored row (RFC 7643 §3.1), its location aside (the server's)."""
+    return Meta(resource_type=resource_type, created=utc(row.created_at),
+                last_modified=utc(row.modified_at), version=version_tag(row.version))
 
 
 def document_of(

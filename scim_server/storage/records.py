@@ -10,6 +10,7 @@ which limits a write must respect and what a refusal means).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from scim_server.storage import models as m
 from scim_server.storage.conversion import user_fields
+from scim_server.storage.dialects import json_dialect
 from scim_server.storage.schema import default_provider
 from scim_server.storage.scope import USER_VISIBLE, AccountScope
 
@@ -117,6 +119,35 @@ def account_counts(connection: Any, account_id: str) -> Any:
     ).one()
 
 
+@functools.cache
+def _insert_user(dialect: str) -> Any:
+    # Built once per engine; the columns come with each execution's parameters.
+    return json_dialect(dialect).insert(_users).on_conflict_do_nothing().returning(_users.c.id)
+
+
+def _update_user(renamed: bool) -> Any:
+    """The versioned UPDATE of a user (its columns come with the parameters); a new userName
+    (``renamed``) must be free: checked in the same statement, so a refusal leaves the
+    transaction usable (a unique-index violation aborts it on PostgreSQL)."""
+    u = _users.c
+    statement = (
+        sa.update(_users)
+        .where(u.id == sa.bindparam("b_id"), u.account_id == sa.bindparam("b_account"),
+               USER_VISIBLE, u.version == sa.bindparam("b_version"))
+        .values(version=u.version + 1)
+        .returning(u.version, u.created_at)
+    )
+    if renamed:
+        other = _users.alias("other")
+        statement = statement.where(~sa.exists().where(
+            other.c.account_id == sa.bindparam("b_account"),
+            other.c.user_name_key == sa.bindparam("b_key"), other.c.id != sa.bindparam("b_id")))
+    return statement
+
+
+_UPDATE_USER = {renamed: _update_user(renamed) for renamed in (False, True)}
+
+
 class Records:
     """The user and group rows of one account."""
 
@@ -132,13 +163,10 @@ class Records:
         """A new user (RFC 7644 §3.3): version 1; a userName the account already has is a 409,
         decided by the unique index, so two concurrent creates of one name give one user."""
         now = self.clock()
-        row = self.scope.run(
-            self.scope.json.insert(_users)
-            .values(id=user_id, account_id=self.scope.account, created_at=now, modified_at=now,
-                    version=1, **fields)
-            .on_conflict_do_nothing()
-            .returning(_users.c.id)
-        ).first()
+        row = self.scope.run(_insert_user(self.scope.dialect), {
+            "id": user_id, "account_id": self.scope.account, "created_at": now,
+            "modified_at": now, "version": 1, **fields,
+        }).first()
         if row is None:
             raise UniquenessException(detail="userName is already taken")
         self._insert_emails(user_id, emails)
@@ -186,19 +214,12 @@ class Records:
         statement that writes; ``emails`` (when not None) replace its email rows. A new
         userName (``renamed``) must be free in the account (RFC 7643 §4.1.1)."""
         now = self.clock()
-        u = _users.c
-        statement = (
-            sa.update(_users)
-            .where(u.id == user_id, u.account_id == self.scope.account, USER_VISIBLE,
-                   u.version == version)
-            .values(**fields, version=u.version + 1, modified_at=now)
-            .returning(u.version, u.created_at)
-        )
         key = fields["user_name_key"] if renamed else None
-        if key is not None:
-            statement = statement.where(~self._taken("User", key, user_id))
         try:
-            row = self.scope.run(statement).first()
+            row = self.scope.run(_UPDATE_USER[key is not None], {
+                **fields, "modified_at": now, "b_id": user_id, "b_account": self.scope.account,
+                "b_version": version, "b_key": key,
+            }).first()
         except IntegrityError as exc:  # the same name, written by a concurrent request
             raise UniquenessException(detail="userName is already taken") from exc
         if row is None:

@@ -20,7 +20,6 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from scim2_models import (
-    Meta,
     NotFoundException,
     NotImplementedException,
     Resource,
@@ -42,12 +41,12 @@ from scim_server.storage.conversion import (
     given_members,
     group_entries,
     group_fields,
+    meta_of,
     resource_of,
     user_data,
     user_fields,
     utc,
     version_number,
-    version_tag,
 )
 from scim_server.storage.filters import (
     ResourceContext,
@@ -61,8 +60,8 @@ from scim_server.storage.keyset import Keyset, position, read_position
 from scim_server.storage.mapping import context_for, sql_type
 from scim_server.storage.members import MemberChange, Members, chunks
 from scim_server.storage.models import contribution, new_id, utcnow
-from scim_server.storage.records import CountShift, Records, VersionConflict
-from scim_server.storage.schema import default_provider
+from scim_server.storage.records import CountShift, Records, VersionConflict, Written
+from scim_server.storage.schema import ACCOUNT_EXTENSION_URN, default_provider
 from scim_server.storage.scope import AccountScope
 
 # Set by ``SqlScimStorage.plain_documents`` and ``in_bulk`` (context variables: one storage
@@ -107,6 +106,7 @@ class ReadState:
     email: str | None
     emails: Any
     unique_key: str | None
+    last_activity_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,8 @@ class SqlScimStorage(AccountScope, ScimStorage):
         """Keep what a write of this row will need, so the write reads it no second time."""
         if kind == "User":
             state = ReadState(row.version, row.status, row.user_type, row.email,
-                              (row.data or {}).get("emails"), row.unique_key)
+                              (row.data or {}).get("emails"), row.unique_key,
+                              row.last_activity_at)
         else:
             state = ReadState(row.version, None, None, None, None, row.unique_key)
         self.session.info.setdefault("scim_read", {})[(kind, row.id)] = state
@@ -631,6 +632,11 @@ class SqlScimStorage(AccountScope, ScimStorage):
                 after: Resource[Any] | None) -> None:
         """Called after each write of a row, before ``settle``."""
 
+    def written_run(self, created: Sequence[Resource[Any]]) -> None:
+        """Called after a run of user creations (``create_users``), before ``settle``."""
+        for resource in created:
+            self.written("create", "User", str(resource.id), None, resource)
+
     def settle(self, shift: CountShift) -> None:
         """Apply a write's shift of the account's counts: the last statement of the write.
         Here whatever the limits (a storage has no rules); the ruled storage refuses."""
@@ -656,22 +662,38 @@ class SqlScimStorage(AccountScope, ScimStorage):
         self.settle(shift)
         return created
 
-    def _stamped(self, resource_type: ResourceType, resource: Resource[Any], written: Any,
-                 fields: dict[str, Any] | None) -> Resource[Any]:
-        """The stored resource after a write, read back from what was written (no SELECT)."""
-        row = _Written(written.id, written.version, written.created_at, written.modified_at)
+    def _stamped(self, resource_type: ResourceType, resource: Resource[Any], written: Written,
+                 fields: dict[str, Any] | None, before: ReadState | None = None) -> Resource[Any]:
+        """The stored resource after a write, from what was written: no SELECT, and for a user
+        no second validation (a copy of the resource written, made to read as stored: its
+        meta, ``active`` from the status, the account extension, no password)."""
         model = self._model(resource_type)
-        if fields is not None:
-            data = user_data(model, fields["data"], status=fields["status"],
-                             last_activity_at=None, groups=None, for_model=True)
-            return resource_of(model, "User", row, data)
-        members = getattr(resource, "members", None)
-        data = dict(group_fields(resource)["data"])
-        if members:
-            data["members"] = [
-                entry for _, entry in self.members.entries([written.id])
-            ]
-        return resource_of(model, "Group", row, data)
+        if fields is None:
+            data = dict(group_fields(resource)["data"])
+            if getattr(resource, "members", None):
+                data["members"] = [entry for _, entry in self.members.entries([written.id])]
+            return resource_of(model, "Group", written, data)
+        status = fields["status"]
+        last_activity = before.last_activity_at if before is not None else None
+        if not self.fast_paths:
+            stored = resource_of(model, "User", written, user_data(
+                model, fields["data"], status=status, last_activity_at=last_activity,
+                groups=None, for_model=True))
+            stored.groups = getattr(resource, "groups", None)  # type: ignore[attr-defined]
+            return stored
+        resource = resource.model_copy()  # the caller's resource stays as it gave it
+        resource.id = written.id
+        resource.meta = meta_of("User", written)
+        if status != "active":
+            resource.active = False  # type: ignore[attr-defined]
+        elif getattr(resource, "active", None) is not None:
+            resource.active = True  # type: ignore[attr-defined]
+        resource.password = None  # type: ignore[attr-defined]
+        for urn, extension in model.get_extension_models().items():
+            if urn == ACCOUNT_EXTENSION_URN:
+                setattr(resource, extension.__name__, extension(  # type: ignore[call-arg]
+                    status=status, last_activity=utc(last_activity) if last_activity else None))
+        return resource
 
     def create_users(
         self,
@@ -743,9 +765,9 @@ class SqlScimStorage(AccountScope, ScimStorage):
             # The given model stands for the created user: validating a copy of each from its
             # row would cost as much again.
             resource.id = meta.id
-            resource.meta = _meta("User", meta)
+            resource.meta = meta_of("User", meta)
             created.append(resource)
-            self.written("create", "User", meta.id, None, resource)
+        self.written_run(created)
         if rows:
             self.settle(shift)
         stream = iter(created)
@@ -823,10 +845,7 @@ class SqlScimStorage(AccountScope, ScimStorage):
             renamed=fields["user_name_key"] != before.unique_key,
         )
         self._forget(kind, resource_id)
-        updated = self._stamped(resource_type, resource, written, fields)
-        groups = getattr(resource, "groups", None)
-        if groups:
-            updated.groups = groups  # type: ignore[attr-defined]
+        updated = self._stamped(resource_type, resource, written, fields, before)
         self.written("update", kind, resource_id, before, updated)
         self.settle(shift)
         return updated
@@ -905,25 +924,12 @@ class SqlScimStorage(AccountScope, ScimStorage):
         if changed:
             self.written("update", "Group", group_id, before, header)
         self.members_changed(group_id, steps, unknown)
-        header.meta = _meta("Group", written)
+        header.meta = meta_of("Group", written)
         return header
 
     def members_changed(self, group_id: str, steps: Sequence[MemberChange],
                         unknown: Sequence[Sequence[str]]) -> None:
         """Called after the membership steps of a PATCH: the ruled storage audits here."""
-
-
-@dataclass(frozen=True)
-class _Written:
-    id: str
-    version: int
-    created_at: dt.datetime
-    modified_at: dt.datetime
-
-
-def _meta(resource_type: str, written: Any) -> Meta:
-    return Meta(resource_type=resource_type, created=utc(written.created_at),
-                last_modified=utc(written.modified_at), version=version_tag(written.version))
 
 
 __all__ = ["ReadState", "SqlScimStorage", "default_provider"]

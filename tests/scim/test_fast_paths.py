@@ -126,3 +126,46 @@ def test_cursors_of_both_paths_walk_the_same_pages(
 
 def _team(scim: ScimClient) -> str:
     return str(scim.get('/Groups?filter=displayName eq "Team"').get_json()["Resources"][0]["id"])
+
+
+
+WRITES = [
+    ("POST", "/Users", lambda ids: rich_user("new@acme.example")),
+    ("POST", "/Users", lambda ids: {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                    "userName": "bare@acme.example"}),
+    ("POST", "/Users", lambda ids: {**rich_user("off@acme.example"), "active": False}),
+    ("PUT", "/Users/{boss}", lambda ids: {**rich_user("boss@acme.example"), "title": "Boss"}),
+    ("PATCH", "/Users/{report}", lambda ids: {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": False}]}),
+    ("PATCH", "/Users/{report}", lambda ids: {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "Guide"},
+                       {"op": "add", "path": "nickName", "value": "Rep"}]}),
+    ("POST", "/Groups", lambda ids: {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                     "displayName": "New", "members": [{"value": ids["boss"]}]}),
+    ("PUT", "/Groups/{team}", lambda ids: {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Team",
+        "externalId": "team-2", "members": [{"value": ids["report"]}]}),
+]
+
+
+@pytest.mark.parametrize("fast_paths", [True, False], ids=["fast", "general"])
+@pytest.mark.parametrize(("method", "path", "make"), WRITES,
+                         ids=[f"{w[0]} {w[1]} #{n}" for n, w in enumerate(WRITES)])
+def test_a_write_answers_what_a_read_then_gives(
+    directory: dict[str, str], scim: ScimClient, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    method: str, path: str, make: Any, fast_paths: bool,
+) -> None:
+    """A write answers the resource as stored (built from what it wrote, not read back): the
+    very JSON and ETag that the stock path's read of it then gives."""
+    ids = {**directory, "team": _team(scim)}
+    monkeypatch.setattr(SqlScimStorage, "fast_paths", fast_paths)
+    written = scim.request(method, path.format(**ids), make(ids))
+    assert written.status_code in (200, 201), written.get_json()
+    with monkeypatch.context() as general:
+        general.setattr(AccountScimHandler, "query", ScimHandler.query)
+        general.setattr(SqlScimStorage, "fast_paths", False)
+        read = scim.get(written.headers["Content-Location"].split("/scim/v2", 1)[1])
+    assert written.get_data(as_text=True) == read.get_data(as_text=True)
+    assert written.headers["ETag"] == read.headers["ETag"]
