@@ -22,6 +22,7 @@ from admin_ui.security import (
     csrf_valid,
     load_signed_in,
 )
+from scim_server.db import once_more_if_dropped
 
 blueprint = Blueprint(
     "admin_ui",
@@ -62,7 +63,7 @@ def before_request() -> Any:
             "The form expired or was not sent by this page; reload the page and try again."))
     if endpoint in PUBLIC_ENDPOINTS:
         return None
-    signed_in = load_signed_in(g.db)
+    signed_in = once_more_if_dropped(g.db, lambda: load_signed_in(g.db))
     if signed_in is None:
         return redirect(url_for("admin_ui.login", next=request.full_path.rstrip("?")))
     g.admin_ctx = signed_in

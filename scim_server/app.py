@@ -17,7 +17,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from scim_server.db import READ_ONLY, make_engine, make_session_factory, reading
+from scim_server.db import (
+    READ_ONLY,
+    make_engine,
+    make_session_factory,
+    once_more_if_dropped,
+    reading,
+)
 from scim_server.settings import Settings
 from scim_server.storage.schema import build_provider
 
@@ -167,7 +173,7 @@ def setup_health(app: Flask) -> None:
     @app.get("/healthz")
     def healthz() -> Any:
         try:
-            g.db.execute(text("SELECT 1"))
+            once_more_if_dropped(g.db, lambda: g.db.execute(text("SELECT 1")))
         except DBAPIError:
             return jsonify({"status": "unavailable", "database": "unreachable"}), 503
         return jsonify({"status": "ok", "database": "ok"})

@@ -14,10 +14,9 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import g, request
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from scim_server.db import READ_ONLY, reading
+from scim_server.db import READ_ONLY, once_more_if_dropped, reading
 from scim_server.domain.tokens import Principal, authenticate, record_use
 
 
@@ -58,22 +57,17 @@ def make_protector(kinds: tuple[str, ...], realm: str) -> ResourceProtector:
 def authenticate_request(session: Session, secret: str, kinds: tuple[str, ...]) -> Principal | None:
     """Authenticate the current request's bearer secret and record the use (throttled).
 
-    The first statements of the request: on a pooled connection that the database dropped
-    (a restart), the statement is tried once more on a new one, instead of pinging every
-    connection before use. A write request then commits this short read, so that its own
-    transaction begins with its first write."""
+    The request's first statements (see ``db.once_more_if_dropped``). A write request then
+    commits this short read, so that its own transaction begins with its first write."""
     writing = request.method not in READ_ONLY
-    for attempt in (1, 2):
-        try:
-            with reading(session):
-                principal = authenticate(session, secret, kinds=kinds)
-                if principal is not None:
-                    record_use(session, principal)
-                if writing:
-                    session.commit()
-            return principal
-        except DBAPIError as exc:
-            session.rollback()
-            if attempt == 2 or not exc.connection_invalidated:
-                raise
-    return None
+
+    def first() -> Principal | None:
+        with reading(session):
+            principal = authenticate(session, secret, kinds=kinds)
+            if principal is not None:
+                record_use(session, principal)
+            if writing:
+                session.commit()
+        return principal
+
+    return once_more_if_dropped(session, first)

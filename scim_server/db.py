@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -45,6 +46,25 @@ POOL_RECYCLE_SECONDS = 1800
 
 # A pooled SQLite connection runs ``PRAGMA optimize`` every this many check-ins.
 SQLITE_OPTIMIZE_EVERY = 100
+
+
+T = TypeVar("T")
+
+
+def once_more_if_dropped(session: Session, first: Callable[[], T]) -> T:
+    """Run a request's first statements; on a pooled connection that the database dropped
+    (a restart, an idle timeout), once more on a new one.
+
+    No connection is pinged before use (a round trip per request): the first statement of a
+    request finds a dead one, SQLAlchemy then renews the pool's older connections, and the
+    second try runs on a fresh one."""
+    try:
+        return first()
+    except DBAPIError as exc:
+        session.rollback()
+        if not exc.connection_invalidated:
+            raise
+    return first()
 
 
 def make_engine(url: str, *, sqlite_busy_timeout: float = 30.0, **kwargs: Any) -> Engine:
