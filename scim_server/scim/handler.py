@@ -234,8 +234,11 @@ class AccountScimHandler(ScimHandler):
                 # give the write lock fails the whole request with a 503, not each operation.
                 self.storage.session.connection()
             steps, position = plan.steps, 0
+            # A reference to another operation is a value "bulkId:<id>" (RFC 7644 §3.7.2): a
+            # body without that text has none, and its operations need no search for one.
+            referring = b"bulkId:" in request.body
             while position < len(steps) and not plan.stopped:
-                run = self._creation_run(plan, steps, position)
+                run = self._creation_run(plan, steps, position, referring=referring)
                 if len(run) > 1:
                     done = self._create_run(request, plan, run)
                     position += done
@@ -253,7 +256,8 @@ class AccountScimHandler(ScimHandler):
                     position += 1
             return self.service.bulk_response(plan)
 
-    def _creation_run(self, plan: BulkPlan, steps: list[BulkStep], start: int) -> list[BulkStep]:
+    def _creation_run(self, plan: BulkPlan, steps: list[BulkStep], start: int, *,
+                      referring: bool) -> list[BulkStep]:
         """The consecutive steps from ``start`` that are plain user POSTs."""
         run: list[BulkStep] = []
         for step in steps[start:start + self.CREATION_RUN]:
@@ -263,7 +267,7 @@ class AccountScimHandler(ScimHandler):
                 or (operation.path or "").strip("/") != "Users"
                 or isinstance(operation.response, Error)
                 or operation.data is None
-                or plan.references(operation)
+                or (referring and plan.references(operation))
             ):
                 break
             run.append(step)
