@@ -158,8 +158,12 @@ def seed_small_account(server: Server, token: str, users: int = 1000) -> None:
               max_requests=users // 500, max_seconds=120)
 
 
+BASELINE = " (before)"
+
+
 def run_ours(engine: str, sizes: Sizes, workers: int, log_dir: Path, profile: bool,
-             runs: int) -> dict[str, Any]:
+             runs: int, *, root: Path | None = None) -> dict[str, Any]:
+    """Our server on one engine; ``root``: an earlier checkout's code instead of this one's."""
     cluster = None
     if engine == "postgresql":
         from tests.pgcluster import PgCluster
@@ -172,9 +176,10 @@ def run_ours(engine: str, sizes: Sizes, workers: int, log_dir: Path, profile: bo
         url = f"sqlite:///{log_dir / 'bench.db'}"
     figures: dict[str, Any] = {}
     try:
-        server, accounts = our_server(url, workers, log_dir)
+        server, accounts = (our_server(url, workers, log_dir, root=root) if root
+                            else our_server(url, workers, log_dir))
         server.start()
-        wl = Workload(f"ours/{engine}", scim_target(server, "/scim/v2"), "bench.example", sizes,
+        wl = Workload(f"ours/{engine}{BASELINE if root else ''}", scim_target(server, "/scim/v2"), "bench.example", sizes,
                       log)
         try:
             seed_small_account(server, accounts["small"]["scim_token"])
@@ -228,7 +233,7 @@ def profile_phases(server: Server, wl: Workload, log_dir: Path,
         "lookup_username": lambda i: ("GET", "/Users?filter=" + quote(
             f'userName eq "{user_name((i * 7919) % n, domain)}"', safe=""), None),
         "patch_user": lambda i: ("PATCH", f"/Users/{wl.ids[i % n]}", patch_body),
-        "pages_index": lambda i: ("GET", f"/Users?count=100&startIndex={1 + 100 * (i % (n // 100))}",
+        "pages_index": lambda i: ("GET", f"/Users?count=100&startIndex={1 + 100 * (i % min(n // 100, 100))}",
                                   None),
         "post_user": lambda i: ("POST", "/Users", json.dumps(
             user_doc(10 * n + i, domain)).encode()),
@@ -390,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="also run an earlier checkout of ours on PostgreSQL, in the same run "
+                             "(e.g. a `git worktree` of the commit before a change)")
     parser.add_argument("--profile", action="store_true",
                         help="afterwards, re-run key phases with py-spy on the workers")
     parser.add_argument("--save-as", help="name of the saved run (default: quick or full)")
@@ -421,6 +429,13 @@ def main(argv: list[str] | None = None) -> int:
             log(f"ours on {engine}")
             data["ours"][engine] = run_ours(engine, sizes, args.workers, log_dir, args.profile,
                                             sizes.runs)
+        if args.baseline:
+            before = "postgresql" + BASELINE
+            log(f"ours on {before}, from {args.baseline}")
+            data["ours"][before] = run_ours("postgresql", sizes, args.workers, log_dir, False,
+                                            sizes.runs, root=args.baseline.resolve())
+            data["engines"].append(before)
+            data["environment"]["baseline"] = str(args.baseline)
         data["environment"]["load_average"] = (
             f"{data['environment']['load_average']} at start, "
             f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at end")

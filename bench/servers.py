@@ -34,11 +34,13 @@ def gunicorn_settings_args() -> list[str]:
     return ["--config", str(GUNICORN_CONF)] if GUNICORN_CONF.exists() else []
 
 
-def bench_env(**extra: str) -> dict[str, str]:
+def bench_env(*, root: Path = ROOT, **extra: str) -> dict[str, str]:
+    """The environment of a server under test; ``root`` is the checkout it runs (another one
+    for a side-by-side run against an earlier version)."""
     env = {**os.environ, **extra}
     # Worker recycling (max_requests) would hide a leak from the memory figure: off for the run.
     env["SCIM_MAX_REQUESTS"] = "0"
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 
@@ -184,10 +186,13 @@ def lift_seat_limits(database_url: str) -> None:
     engine.dispose()
 
 
-def our_server(database_url: str, workers: int, log_dir: Path) -> tuple[Server, dict[str, Any]]:
-    """Our server on ``database_url`` with two accounts: ``bench`` (the big one) and ``small``."""
+def our_server(database_url: str, workers: int, log_dir: Path, *,
+               root: Path = ROOT) -> tuple[Server, dict[str, Any]]:
+    """Our server on ``database_url`` with two accounts: ``bench`` (the big one) and ``small``;
+    the code of ``root`` (this checkout unless another one is given)."""
     port = free_port()
     env = bench_env(
+        root=root,
         SCIM_DATABASE_URL=database_url,
         SCIM_SECRET_KEY="bench-secret-key-0123456789abcdef",
         SCIM_BASE_URL=f"http://{HOST}:{port}",
@@ -207,7 +212,8 @@ def our_server(database_url: str, workers: int, log_dir: Path) -> tuple[Server, 
     argv = [str(BIN / "scim-server"), "serve", "--host", HOST, "--port", str(port),
             "--workers", str(workers)]
     headers = {"Authorization": f"Bearer {accounts['bench']['scim_token']}"}
-    server = Server("ours", argv, env, port, "/scim/v2/ServiceProviderConfig", headers, log_dir)
+    name = "ours" if root == ROOT else "ours-baseline"
+    server = Server(name, argv, env, port, "/scim/v2/ServiceProviderConfig", headers, log_dir)
     return server, accounts
 
 

@@ -69,8 +69,13 @@ from scim_server.storage.scope import AccountScope
 _PLAIN_DOCUMENTS: ContextVar[bool] = ContextVar("scim_plain_documents", default=False)
 _IN_BULK: ContextVar[bool] = ContextVar("scim_in_bulk", default=False)
 
-_CORE_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:user"
-_CORE_GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:group"
+_CORE_URNS = {"User": "urn:ietf:params:scim:schemas:core:2.0:user",
+              "Group": "urn:ietf:params:scim:schemas:core:2.0:group"}
+# The attributes an exact lookup reads from an indexed column: its name in a filter → field.
+_LOOKUP_FIELDS = {
+    "User": {"username": "user_name", "externalid": "external_id", "id": "id"},
+    "Group": {"displayname": "display_name", "externalid": "external_id", "id": "id"},
+}
 
 
 def _wants(parameters: ResponseParameters[Any] | None, name: str) -> bool:
@@ -262,10 +267,7 @@ class SqlScimStorage(AccountScope, ScimStorage):
             related = _wants(response_parameters, "groups")
             data = self._user_data(model, row, related=related, for_model=True)
         else:
-            members = (
-                [entry for _, entry in self.members.entries([row.id])]
-                if _wants(response_parameters, "members") else None
-            )
+            members = self._member_entries(row.id) if _wants(response_parameters, "members") else None
             data = self._group_data(row, members)
         return resource_of(model, kind, row, data)
 
@@ -284,12 +286,12 @@ class SqlScimStorage(AccountScope, ScimStorage):
         if kind == "User":
             data = self._user_data(model, row, related=True, for_model=False)
         else:
-            data = self._group_data(row, [entry for _, entry in self.members.entries([row.id])])
+            data = self._group_data(row, self._member_entries(row.id))
         return document_of(model, kind, row, data)
 
-    def member_entries(self, group_type: ResourceType, group_id: str) -> list[dict[str, Any]]:
-        """The members of a group as plain JSON entries (RFC 7643 §4.2), in one query: for a
-        large group, building a model per member costs far more than the query."""
+    def _member_entries(self, group_id: str) -> list[dict[str, Any]]:
+        """A group's members as plain JSON entries (RFC 7643 §4.2), in one query: for a large
+        group, a model per member costs far more than the query."""
         return [entry for _, entry in self.members.entries([group_id])]
 
     def _build(self, resource_type: ResourceType, rows: Sequence[Row[Any]], *,
@@ -353,46 +355,39 @@ class SqlScimStorage(AccountScope, ScimStorage):
         general compiler compares (``comparable``), so both paths find the same rows."""
         kind = self._kind(resource_type)
         model = self._model(resource_type)
-        core = _CORE_USER_URN if kind == "User" else _CORE_GROUP_URN
+
+        def key(field: str, value: Any, sub: str | None = None) -> Any:
+            return comparable(binding_of(model, field, sub), "str", value)
+
         try:
             if isinstance(node, Comparison):
                 path = node.attr_path
-                if (
-                    node.op != CompareOperator.eq
-                    or not isinstance(node.value, str)
-                    or (path.uri is not None and path.uri.lower() != core)
+                if node.op != CompareOperator.eq or not isinstance(node.value, str) or (
+                    path.uri is not None and path.uri.lower() != _CORE_URNS[kind]
                 ):
                     return None
                 attribute = path.attr.lower()
-                if path.sub_attr is None:
-                    field = {"username": "user_name", "externalid": "external_id", "id": "id",
-                             "displayname": "display_name"}.get(attribute)
-                    allowed = ("username", "externalid", "id") if kind == "User" else (
-                        "displayname", "externalid", "id")
-                    if field is None or attribute not in allowed:
-                        return None
-                    return Lookup(attribute, comparable(binding_of(model, field), "str",
-                                                        node.value))
-                if kind == "User" and attribute == "emails" and path.sub_attr.lower() == "value":
-                    return Lookup("emails", comparable(binding_of(model, "emails", "value"),
-                                                       "str", node.value))
+                if path.sub_attr is None and attribute in _LOOKUP_FIELDS[kind]:
+                    return Lookup(attribute, key(_LOOKUP_FIELDS[kind][attribute], node.value))
+                if kind == "User" and attribute == "emails" and (path.sub_attr or "").lower() == "value":
+                    return Lookup("emails", key("emails", node.value, "value"))
                 return None
-            if isinstance(node, ValuePath) and kind == "User":
-                if node.attr_path.attr.lower() != "emails" or node.attr_path.uri or node.sub_attr:
-                    return None
-                terms = dict(eq_terms(node.val_filter) or ())
-                if set(terms) not in ({"value"}, {"value", "type"}) or len(terms) != len(
-                    eq_terms(node.val_filter) or ()
-                ) or not all(isinstance(v, str) for v in terms.values()):
-                    return None
-                key = comparable(binding_of(model, "emails", "value"), "str", terms["value"])
-                if "type" not in terms:
-                    return Lookup("emails", key)
-                type_key = comparable(binding_of(model, "emails", "type"), "str", terms["type"])
-                return Lookup("emails-typed", key, type_key)
+            if not isinstance(node, ValuePath) or kind != "User" or node.sub_attr or (
+                node.attr_path.uri or node.attr_path.attr.lower() != "emails"
+            ):
+                return None
+            found = eq_terms(node.val_filter) or []
+            terms = dict(found)
+            if len(terms) != len(found) or set(terms) not in ({"value"}, {"value", "type"}) or (
+                not all(isinstance(v, str) for v in terms.values())
+            ):
+                return None
+            if "type" not in terms:
+                return Lookup("emails", key("emails", terms["value"], "value"))
+            return Lookup("emails-typed", key("emails", terms["value"], "value"),
+                          key("emails", terms["type"], "type"))
         except Uncomparable:
-            return Lookup("nothing", None)
-        return None
+            return Lookup("nothing", None)  # equals no stored value (a NUL, say)
 
     def _lookup_page(
         self, resource_type: ResourceType, lookup: Lookup, search_request: SearchRequest[Any]
@@ -671,7 +666,7 @@ class SqlScimStorage(AccountScope, ScimStorage):
         if fields is None:
             data = dict(group_fields(resource)["data"])
             if getattr(resource, "members", None):
-                data["members"] = [entry for _, entry in self.members.entries([written.id])]
+                data["members"] = self._member_entries(written.id)
             return resource_of(model, "Group", written, data)
         status = fields["status"]
         last_activity = before.last_activity_at if before is not None else None
