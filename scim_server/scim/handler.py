@@ -77,8 +77,7 @@ class AccountScimHandler(ScimHandler):
                 return super().query(request)
             resource_type = self.service.resource_type_at(cast(str, target.endpoint))
             self.service.authorize(request, target, resource_type)
-            # Validated as the stock path does, though there is nothing to apply.
-            self.service.read_response_parameters(resource_type, request.query)
+            # No attribute parameter: nothing to validate or apply (RFC 7644 §3.9).
             document = self.storage.document(resource_type, cast(str, target.resource_id))
             return self.service.document_response(
                 request.base_url, resource_type, document, self.service.read_conditions(request)
