@@ -122,13 +122,11 @@ class AccountScimHandler(ScimHandler):
 
     def replace_resource(self, resource_type: ResourceType, current: Resource[Any],
                          replacement: Resource[Any], conditions: Conditions) -> Resource[Any]:
-        read: list[Resource[Any] | None] = [current]
+        # The first attempt replaces the resource the stock path read; a retry reads it again.
+        first = iter([current])
 
         def attempt() -> Resource[Any]:
-            if read[0] is None:
-                read[0] = self.storage.get(resource_type, cast(str, current.id))
-            found, read[0] = read[0], None
-            assert found is not None
+            found = next(first, None) or self.storage.get(resource_type, cast(str, current.id))
             return super(AccountScimHandler, self).replace_resource(
                 resource_type, found, replacement, conditions)
 

@@ -194,6 +194,28 @@ def test_user_patches_with_same_if_match_one_wins(fresh_account: FreshAccount) -
     assert final_etag == results[winner][2]["ETag"] != etag
 
 
+def test_user_puts_with_and_without_if_match(fresh_account: FreshAccount) -> None:
+    """PUT replaces the resource read again after a lost race (RFC 7644 §3.5.1): without
+    If-Match every PUT succeeds, one of them last; with the same If-Match exactly one does."""
+    acct = fresh_account
+    uid = create_user(acct, "replaced", userType="Member", active=True)
+
+    def body(i: int) -> dict[str, Any]:
+        return {"schemas": [USER], "userName": f"replaced@{acct.domain}", "userType": "Member",
+                "active": True, "title": f"Title {i}"}
+
+    statuses = race(N, lambda i: _call("PUT", f"{base(acct, i)}/Users/{uid}", acct.token,
+                                       body(i))[0])
+    final, etag = read(acct, f"/Users/{uid}")
+    assert statuses == [200] * N, tally(statuses, final.get("title", ""))
+    assert final["title"] in {f"Title {i}" for i in range(N)}
+    assert final["meta"]["version"] == f'W/"{N + 1}"'  # every PUT wrote a version of its own
+
+    statuses = race(N, lambda i: _call("PUT", f"{base(acct, i)}/Users/{uid}", acct.token,
+                                       body(N + i), headers={"If-Match": etag})[0])
+    assert Counter(statuses) == {200: 1, 412: N - 1}, tally(statuses)
+
+
 def test_user_patches_without_if_match_lose_no_entry(fresh_account: FreshAccount) -> None:
     acct = fresh_account
     uid = create_user(acct, "phones", userType="Member", active=True)

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import Engine, delete, event, select
 from sqlalchemy.orm import Session
 
-from scim_server.domain.documents import comparison_key
 from scim_server.hub.summary import hub_summary
 from scim_server.storage.models import Account, Group, GroupMember, User
 from tests.domain.factories import make_account, make_user
@@ -129,15 +128,7 @@ def test_empty_groups_with_user_nested_and_no_members(session: Session) -> None:
     gus = make_user(session, globex, "gus")
 
     def grp(account: Account, gid: str, name: str, members: list[User | Group]) -> Group:
-        g = Group(id=gid, account_id=account.id, display_name=name,
-                  display_name_key=comparison_key(name))
-        session.add(g)
-        session.flush()
-        for m in members:
-            session.add(GroupMember(group_id=g.id, member_id=m.id, account_id=account.id,
-                                    member_type="User" if isinstance(m, User) else "Group"))
-        session.flush()
-        return g
+        return group(session, account, name, members, group_id=gid)
 
     grp(acme, "g10", "Empty first", [])  # below every membership
     users = grp(acme, "g20", "Users", [ann, bea])

@@ -91,8 +91,11 @@ def schedule(
     session.flush()
 
 
-def group(session: Session, account: Account, name: str, members: list[User | Group]) -> Group:
+def group(session: Session, account: Account, name: str, members: list[User | Group], *,
+          group_id: str | None = None) -> Group:
     g = Group(account_id=account.id, display_name=name, display_name_key=comparison_key(name))
+    if group_id is not None:
+        g.id = group_id
     session.add(g)
     session.flush()
     for m in members:

@@ -450,3 +450,38 @@ def test_identity_provider_lookups_use_an_index(
         )
     assert any(name in plan for name in index.split("|")), plan
     assert "SCAN users" not in plan and "SCAN groups" not in plan, plan
+
+
+def test_a_page_at_an_offset_skips_rows_in_an_index_only(
+    storage, session, user_type, User, populated
+) -> None:
+    """A page by index (RFC 7644 §3.4.2.4) reads the rows its offset skips from the index of
+    the account's visible users alone; documents, groups and the total are computed for the
+    page's rows only (PostgreSQL computes the select list of every row an OFFSET skips)."""
+    executed: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        executed.append((statement, parameters))
+
+    engine = session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        page = search(storage, user_type, User, start_index=2001, count=50)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    assert len(page.resources) == 50
+    (statement, parameters), = [(s, p) for s, p in executed if "OFFSET" in s.upper()]
+    raw = session.connection().connection.dbapi_connection
+    cursor = raw.cursor()
+    if engine.dialect.name == "postgresql":
+        cursor.execute("EXPLAIN " + statement, parameters)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        # The offset is taken below the join (the plan's top is no Limit), and the page's 50
+        # rows are then read by primary key, their groups computed for them alone.
+        assert not plan.startswith("Limit"), plan
+        assert "Index Scan using pk_users on users" in plan, plan
+    else:
+        cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+        plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+        assert "INDEX ix_users_account_visible" in plan and "MATERIALIZE page" in plan, plan
+    assert "SCAN users" not in plan, plan
