@@ -1,4 +1,5 @@
-"""The table of figures beside the anchors, the verdicts against issue 6's targets, and RESULTS.md."""
+"""The table of figures beside the anchors, the verdicts against the issues' targets (issue 6's
+rates, issue 10's ratios to the trivial floor and to the reference of the same run)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,12 @@ ROWS = [
     Row("bulk_seed.total_s", "  time to seed all users via /Bulk", "s"),
     Row("post_user.rps", "Create users by single POST", "users/s", "200–800", 600),
     Row("post_user.p99", "  p99", "ms"),
+    Row("post_user.floor", "  ÷ trivial Flask floor, same run", "×", "", 0.18),
     Row("lookup_username.rps", "Lookup userName eq", "req/s", "150–340", 1000),
     Row("lookup_username.p50", "  p50", "ms"),
     Row("lookup_username.p99", "  p99", "ms", "", 50, higher_is_better=False),
+    Row("lookup_username.floor", "  ÷ trivial Flask floor, same run", "×", "", 0.40),
+    Row("lookup_username.reference", "  ÷ the reference, same run", "×", "", 3.0),
     Row("lookup_externalid.rps", "Lookup externalId eq", "req/s"),
     Row("lookup_externalid.p99", "  p99", "ms"),
     Row("lookup_email.rps", 'Lookup emails[type eq "work"].value eq', "req/s"),
@@ -45,7 +49,9 @@ ROWS = [
     Row("walk_index.seconds", "Walk all users by startIndex (1 client)", "s"),
     Row("walk_cursor.seconds", "Walk all users by cursor (1 client)", "s"),
     Row("patch_user.rps", "PATCH user active=false", "req/s", "240–430", 800),
+    Row("patch_user.floor", "  ÷ trivial Flask floor, same run", "×", "", 0.18),
     Row("put_user.rps", "PUT user", "req/s"),
+    Row("put_user.floor", "  ÷ trivial Flask floor, same run", "×", "", 0.15),
     Row("groups_seed.groups_s", "Seed 1,000 groups via /Bulk (one shot)", "groups/s"),
     Row("big_group.build_once_s", "Build the big group (PATCH 1,000 members each)", "s"),
     Row("add100_small.ms", "PATCH add 100 members, 100-member group", "ms"),
