@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from scim_server.auth import setup_rate_limits
 from scim_server.db import (
     READ_ONLY,
     make_engine,
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app = Flask(__name__)
     setup_config(app, settings)
     setup_database(app, settings, engine)
+    setup_rate_limits(app, settings)
     setup_scim(app, settings)
     setup_optional_blueprints(app)
     setup_health(app)
@@ -180,7 +182,12 @@ def setup_health(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
-        return error_response(exc.code or 500, exc.description or exc.name, None)
+        response = error_response(exc.code or 500, exc.description or exc.name, None)
+        # Allow, Retry-After, WWW-Authenticate; not its content type: the door's format has one.
+        response.headers.extend(
+            [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        )
+        return response
 
     @app.errorhandler(OperationalError)
     def database_busy(exc: OperationalError) -> Response:

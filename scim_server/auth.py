@@ -9,15 +9,28 @@ lock of the credential's and a read runs without BEGIN/COMMIT on PostgreSQL.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6750 import BearerTokenValidator
-from flask import g, request
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import TooManyRequests
 
 from scim_server.db import READ_ONLY, once_more_if_dropped, reading
 from scim_server.domain.tokens import Principal, authenticate, record_use
+from scim_server.ratelimit import Limit, TokenBuckets
+from scim_server.settings import Settings
+
+
+class RateLimited(TooManyRequests):
+    """Every door answers it in its own format, with ``Retry-After``."""
+
+    def __init__(self, retry_after: float) -> None:
+        # Whole seconds (RFC 9110 §10.2.3), rounded up so that the retry finds a token.
+        super().__init__("Too many requests with this credential; retry after the time given "
+                         "in Retry-After.", retry_after=max(1, math.ceil(retry_after)))
 
 
 class _Token:
@@ -70,4 +83,26 @@ def authenticate_request(session: Session, secret: str, kinds: tuple[str, ...]) 
                 session.commit()
         return principal
 
-    return once_more_if_dropped(session, first)
+    principal = once_more_if_dropped(session, first)
+    if principal is not None:
+        wait = current_app.extensions["scim_rate_limits"].take(
+            principal.credential_id,
+            credential_limit(principal.account, current_app.config["SCIM_SETTINGS"]),
+        )
+        if wait:
+            raise RateLimited(wait)
+    return principal
+
+
+def credential_limit(account: Any, settings: Settings) -> Limit:
+    """The account's own limit where the operator set one, else the server's."""
+    per_second = account.rate_limit_per_second
+    burst = account.rate_limit_burst
+    return Limit(
+        per_second=settings.rate_limit_per_second if per_second is None else per_second,
+        burst=settings.rate_limit_burst if burst is None else burst,
+    )
+
+
+def setup_rate_limits(app: Flask, settings: Settings) -> None:
+    app.extensions["scim_rate_limits"] = TokenBuckets(settings.rate_limit_file)

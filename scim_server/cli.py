@@ -1,4 +1,4 @@
-"""The ``scim-server`` command: init, token create/revoke, db upgrade, serve."""
+"""The ``scim-server`` command: init, token create/revoke, account update, db upgrade, serve."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scim_server.db import make_engine, make_session_factory
-from scim_server.domain.accounts import open_account
+from scim_server.domain.accounts import OPERATOR, open_account, set_rate_limit
 from scim_server.domain.credentials import issue_credential, revoke_credential
 from scim_server.domain.errors import DomainError
 from scim_server.migrate import upgrade
@@ -138,6 +138,38 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _limit(value: str | None, current: int | None) -> int | None:
+    if value is None:
+        return current
+    if value == "default":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise CliError(f"{value!r} is not a whole number or 'default'") from None
+
+
+def cmd_account_update(args: argparse.Namespace) -> int:
+    settings = _settings()
+    with _session(settings) as session:
+        account = _account(session, args.name)
+        per_second = _limit(args.rate_limit, account.rate_limit_per_second)
+        burst = _limit(args.rate_burst, account.rate_limit_burst)
+        try:
+            set_rate_limit(session, account, per_second=per_second, burst=burst, actor=OPERATOR)
+        except DomainError as exc:
+            raise CliError(exc.message) from None
+        session.commit()
+        # What applies: the account's own values, or the server's defaults.
+        _print({
+            "account": account.name,
+            "rate_limit_per_second": settings.rate_limit_per_second if per_second is None
+            else per_second,
+            "rate_limit_burst": settings.rate_limit_burst if burst is None else burst,
+        }, args.json)
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings()
     upgrade(make_engine(settings.database_url))
@@ -215,6 +247,18 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--token", help="the token itself")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_token_revoke)
+
+    account = sub.add_parser("account", help="manage accounts").add_subparsers(
+        dest="account_command", required=True
+    )
+    p = account.add_parser("update", help="change an account's limits")
+    p.add_argument("name")
+    p.add_argument("--rate-limit", metavar="PER_SECOND",
+                   help="requests per second of each credential (0: none; 'default': the server's)")
+    p.add_argument("--rate-burst", metavar="N",
+                   help="requests a credential may send at once ('default': the server's)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_account_update)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     p = db.add_parser("upgrade", help="apply the migrations")

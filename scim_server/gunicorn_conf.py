@@ -85,3 +85,25 @@ forwarded_allow_ips = os.environ.get("SCIM_FORWARDED_ALLOW_IPS", "127.0.0.1")
 _SHM = "/dev/shm"  # noqa: S108
 if Path(_SHM).is_dir() and os.access(_SHM, os.W_OK):
     worker_tmp_dir = _SHM
+
+
+def on_starting(server: object) -> None:
+    """One rate-limit table for all the workers of this instance (``scim_server.ratelimit``):
+    created by the master, named to the workers through their environment."""
+    if os.environ.get("SCIM_RATE_LIMIT_FILE"):
+        return
+    import tempfile
+
+    directory = _SHM if Path(_SHM).is_dir() and os.access(_SHM, os.W_OK) else None
+    fd, path = tempfile.mkstemp(prefix="scim-server-rate-limits-", dir=directory)
+    os.close(fd)
+    os.environ["SCIM_RATE_LIMIT_FILE"] = path
+    _created.append(path)
+
+
+def on_exit(server: object) -> None:
+    for path in _created:
+        Path(path).unlink(missing_ok=True)
+
+
+_created: list[str] = []

@@ -34,6 +34,12 @@ class Settings:
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     login_rate_limit: int = 10
+    # Each credential's requests per second and burst; an account may have its own (set by
+    # the operator). Entra ID sends at most 25/s per tenant; 0/s turns the limit off.
+    rate_limit_per_second: int = 50
+    rate_limit_burst: int = 200
+    # The buckets' file, shared by the workers of one instance (set by gunicorn_conf).
+    rate_limit_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -70,6 +76,11 @@ class Settings:
                      "max_results", "default_page_size"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"SCIM_{name.upper()} must be positive")
+        for name in ("rate_limit_per_second", "rate_limit_burst"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"SCIM_{name.upper()} cannot be negative")
+        if self.rate_limit_per_second and self.rate_limit_burst < 1:
+            raise SettingsError("SCIM_RATE_LIMIT_BURST must be at least 1 with a rate limit")
         if self.default_page_size > self.max_results:
             raise SettingsError("SCIM_DEFAULT_PAGE_SIZE cannot exceed SCIM_MAX_RESULTS")
         if self.smtp_url and urlsplit(self.smtp_url).scheme not in ("smtp", "smtps"):

@@ -33,7 +33,8 @@ blueprint.register_error_handler(InvalidInput, from_invalid)
 
 @blueprint.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
-    return problem(exc.code or 500, exc.name, exc.description or exc.name)
+    return problem(exc.code or 500, exc.name, exc.description or exc.name,
+                   headers={k: v for k, v in exc.get_headers() if k.lower() != "content-type"})
 
 
 @blueprint.route("/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

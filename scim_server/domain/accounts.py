@@ -84,3 +84,18 @@ def create_user(session: Session, account: Account, document: dict[str, Any], *,
                  after={"user_type": fields["user_type"], "status": fields["status"]})
     user_rules.settle_counts(session, account, shift)
     return user_id
+
+
+def set_rate_limit(session: Session, account: Account, *, per_second: int | None,
+                   burst: int | None, actor: Actor) -> None:
+    """The requests per second and burst allowed to each of the account's credentials; None
+    gives back the server's default, 0/s lifts the limit."""
+    if (per_second is not None and per_second < 0) or (burst is not None and burst < 1):
+        raise RuleViolation("rate_limit.invalid",
+                            "a rate limit is 0 or more per second, with a burst of 1 or more")
+    before = {"per_second": account.rate_limit_per_second, "burst": account.rate_limit_burst}
+    account.rate_limit_per_second, account.rate_limit_burst = per_second, burst
+    record_audit(session, account, actor=actor, action="account.rate_limit",
+                 target_type="account", target_id=account.id, before=before,
+                 after={"per_second": per_second, "burst": burst})
+    session.flush()

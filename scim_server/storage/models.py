@@ -123,6 +123,10 @@ class Account(Base):
     # read one row instead of counting every user on each write (O(N) per create otherwise).
     operators_used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     paying_active: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Requests per second and burst of each of the account's credentials, set by the
+    # operator; None: the server's defaults (SCIM_RATE_LIMIT_PER_SECOND, _BURST); 0/s: none.
+    rate_limit_per_second: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rate_limit_burst: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # "No activity since <date>" is shown from this date for users without activity.
     activity_tracking_since: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
