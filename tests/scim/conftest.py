@@ -68,7 +68,10 @@ class ScimClient:
 
 @pytest.fixture
 def app(database_url: str) -> Flask:
-    settings = Settings.from_env({}, database_url=database_url, secret_key="test-secret-key-0123456789")
+    # The buckets are taken on every request but never run dry: these tests send faster than
+    # any identity provider; the limits have their own tests (test_rate_limits.py).
+    settings = Settings.from_env({}, database_url=database_url, secret_key="test-secret-key-0123456789",
+                                 rate_limit_per_second=10**6, rate_limit_burst=10**6)
     application = create_app(settings)
     application.config["TESTING"] = True
     return application
