@@ -22,6 +22,7 @@ import os
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _RECORD = struct.Struct("<16sdd")  # key digest, tokens left, time of the last refill
@@ -42,7 +43,8 @@ class Limit:
 
 
 class TokenBuckets:
-    def __init__(self, path: str | None = None, *, clock: object = time.monotonic) -> None:
+    def __init__(self, path: str | None = None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         size = _RECORD.size * _SLOTS
         self._fd: int | None = None
         if path:
@@ -75,8 +77,9 @@ class TokenBuckets:
                     fcntl.lockf(self._fd, fcntl.LOCK_UN, length, start)
 
     def _take(self, digest: bytes, first: int, limit: Limit) -> float:
-        now = self._clock()  # type: ignore[operator]
-        slot, tokens, stamp = None, limit.burst, now
+        now = self._clock()
+        slot: int | None = None
+        tokens = limit.burst
         oldest = (float("inf"), first)
         for index in range(first, first + _PROBES):
             key, left, refilled = _RECORD.unpack_from(self._map, index * _RECORD.size)
