@@ -16,12 +16,18 @@ from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import TooManyRequests
+from werkzeug.exceptions import Forbidden, TooManyRequests
 
 from scim_server.db import READ_ONLY, once_more_if_dropped, reading
 from scim_server.domain.tokens import Principal, authenticate, record_use
 from scim_server.ratelimit import Limit, TokenBuckets
 from scim_server.settings import Settings
+
+
+class AccountSuspended(Forbidden):
+    """The operator suspended the credential's account: refused at every door, its format."""
+
+    description = "The account is suspended; its tokens are refused until the operator resumes it."
 
 
 class RateLimited(TooManyRequests):
@@ -85,6 +91,8 @@ def authenticate_request(session: Session, secret: str, kinds: tuple[str, ...]) 
 
     principal = once_more_if_dropped(session, first)
     if principal is not None:
+        if principal.account.status == "suspended":
+            raise AccountSuspended()
         wait = current_app.extensions["scim_rate_limits"].take(
             principal.credential_id,
             credential_limit(principal.account, current_app.config["SCIM_SETTINGS"]),

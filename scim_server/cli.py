@@ -1,4 +1,5 @@
-"""The ``scim-server`` command: init, token create/revoke, account update, db upgrade, serve."""
+"""The ``scim-server`` command: init, token create/revoke, account and plan (the operator's),
+db upgrade, serve."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import os
 import re
 import secrets
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scim_server.db import make_engine, make_session_factory
-from scim_server.domain.accounts import OPERATOR, open_account, set_rate_limit
+from scim_server.domain import accounts as operator
+from scim_server.domain.accounts import DEFAULT_PLAN, OPERATOR, open_account, set_rate_limit
 from scim_server.domain.credentials import issue_credential, revoke_credential
 from scim_server.domain.errors import DomainError
 from scim_server.migrate import upgrade
@@ -46,15 +49,24 @@ def scim_base_url(settings: Settings) -> str:
     return settings.base_url.rstrip("/") + "/scim/v2"
 
 
-def create_account(session: Session, settings: Settings, name: str, domain: str) -> dict[str, Any]:
+def _domains(domains: Sequence[str]) -> list[str]:
+    lowered = [d.lower() for d in domains]
+    for domain in lowered:
+        if not _DOMAIN.match(domain):
+            raise CliError(f"--domain {domain!r} is not a valid domain name")
+    return lowered
+
+
+def create_account(session: Session, settings: Settings, name: str, domain: str, *,
+                   more_domains: Sequence[str] = (), plan: str = DEFAULT_PLAN,
+                   seats: int | None = None, operators: int | None = None) -> dict[str, Any]:
     """An account, its first Admin (with a password) and a SCIM token for that Admin."""
     if not _NAME.match(name):
-        raise CliError("--account must be 1-100 letters, digits, spaces, '.', '_' or '-'")
-    domain = domain.lower()
-    if not _DOMAIN.match(domain):
-        raise CliError(f"--domain {domain!r} is not a valid domain name")
+        raise CliError("an account name is 1-100 letters, digits, spaces, '.', '_' or '-'")
+    domain, *more = _domains([domain, *more_domains])
     try:
-        opened = open_account(session, name=name, domain=domain)
+        opened = open_account(session, name=name, domain=domain, more_domains=more, plan=plan,
+                              seats=seats, operators=operators)
     except DomainError as exc:
         raise CliError(exc.message) from None
     session.commit()
@@ -149,24 +161,131 @@ def _limit(value: str | None, current: int | None) -> int | None:
         raise CliError(f"{value!r} is not a whole number or 'default'") from None
 
 
+def _operated(session: Session, name: str) -> Account:
+    try:
+        return operator.find_account(session, name)
+    except DomainError as exc:
+        raise CliError(exc.message) from None
+
+
+def _overview(session: Session, settings: Settings, account: Account) -> dict[str, Any]:
+    (seen,) = operator.account_overviews(session, account)
+    return {
+        "name": account.name,
+        "account_id": account.id,
+        "status": account.status,
+        "plan": account.plan,
+        "domains": list(account.domains),
+        "seats": f"{account.paying_active}/{account.seats_limit}",
+        "operators": f"{account.operators_used}/{account.operators_limit}",
+        "users": seen.users,
+        "rate_limit_per_second": settings.rate_limit_per_second
+        if account.rate_limit_per_second is None else account.rate_limit_per_second,
+        "rate_limit_burst": settings.rate_limit_burst
+        if account.rate_limit_burst is None else account.rate_limit_burst,
+        "last_scim_activity": seen.last_scim_activity.isoformat()
+        if seen.last_scim_activity else None,
+    }
+
+
+def cmd_account_create(args: argparse.Namespace) -> int:
+    settings = _settings()
+    with _session(settings) as session:
+        domains = args.domain or ["example.com"]
+        result = create_account(session, settings, args.name, domains[0],
+                                more_domains=domains[1:], plan=args.plan,
+                                seats=args.seats, operators=args.operators)
+    _print(result, args.json)
+    return 0
+
+
+def cmd_account_list(args: argparse.Namespace) -> int:
+    settings = _settings()
+    with _session(settings) as session:
+        rows = [_overview(session, settings, seen.account)
+                for seen in operator.account_overviews(session)]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    columns = ("name", "account_id", "plan", "seats", "operators", "status", "last_scim_activity")
+    widths = [max([len(c), *(len(str(r[c])) for r in rows)]) for c in columns]
+    for line in [dict(zip(columns, columns, strict=True)), *rows]:
+        print("  ".join(str(line[c]).ljust(w) for c, w in zip(columns, widths, strict=True)))
+    return 0
+
+
+def cmd_account_show(args: argparse.Namespace) -> int:
+    settings = _settings()
+    with _session(settings) as session:
+        _print(_overview(session, settings, _operated(session, args.name)), args.json)
+    return 0
+
+
 def cmd_account_update(args: argparse.Namespace) -> int:
     settings = _settings()
     with _session(settings) as session:
-        account = _account(session, args.name)
-        per_second = _limit(args.rate_limit, account.rate_limit_per_second)
-        burst = _limit(args.rate_burst, account.rate_limit_burst)
+        account = _operated(session, args.name)
         try:
-            set_rate_limit(session, account, per_second=per_second, burst=burst, actor=OPERATOR)
+            operator.update_account(
+                session, account, plan=args.plan, seats=args.seats, operators=args.operators,
+                domains=_domains(args.domain) if args.domain else None, force=args.force)
+            if args.rate_limit is not None or args.rate_burst is not None:
+                set_rate_limit(session, account,
+                               per_second=_limit(args.rate_limit, account.rate_limit_per_second),
+                               burst=_limit(args.rate_burst, account.rate_limit_burst),
+                               actor=OPERATOR)
         except DomainError as exc:
             raise CliError(exc.message) from None
         session.commit()
-        # What applies: the account's own values, or the server's defaults.
-        _print({
-            "account": account.name,
-            "rate_limit_per_second": settings.rate_limit_per_second if per_second is None
-            else per_second,
-            "rate_limit_burst": settings.rate_limit_burst if burst is None else burst,
-        }, args.json)
+        _print(_overview(session, settings, account), args.json)
+    return 0
+
+
+def _set_status(args: argparse.Namespace, status: str) -> int:
+    settings = _settings()
+    with _session(settings) as session:
+        account = operator.set_account_status(session, _operated(session, args.name), status)
+        session.commit()
+        _print({"name": account.name, "status": account.status}, args.json)
+    return 0
+
+
+def cmd_account_delete(args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise CliError("deleting an account erases all its users, groups, tokens and audit, "
+                       "irreversibly: add --yes")
+    settings = _settings()
+    with _session(settings) as session:
+        account = _operated(session, args.name)
+        name, account_id = account.name, account.id
+        operator.delete_account(session, account)
+        session.commit()
+    _print({"deleted": name, "account_id": account_id}, args.json)
+    return 0
+
+
+def cmd_plan_list(args: argparse.Namespace) -> int:
+    with _session(_settings()) as session:
+        plans = [{"name": p.name, "seats": p.seats_limit, "operators": p.operators_limit}
+                 for p in operator.list_plans(session)]
+    if args.json:
+        print(json.dumps(plans))
+    else:
+        for plan in plans:
+            print(f"{plan['name']}: {plan['seats']} seats, {plan['operators']} operators")
+    return 0
+
+
+def cmd_plan_update(args: argparse.Namespace) -> int:
+    with _session(_settings()) as session:
+        try:
+            plan = operator.update_plan(session, args.name, seats=args.seats,
+                                        operators=args.operators)
+        except DomainError as exc:
+            raise CliError(exc.message) from None
+        session.commit()
+        _print({"name": plan.name, "seats": plan.seats_limit,
+                "operators": plan.operators_limit}, args.json)
     return 0
 
 
@@ -248,17 +367,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_token_revoke)
 
-    account = sub.add_parser("account", help="manage accounts").add_subparsers(
+    account = sub.add_parser("account", help="the operator's accounts").add_subparsers(
         dest="account_command", required=True
     )
-    p = account.add_parser("update", help="change an account's limits")
+    p = account.add_parser("create", help="an account, its first Admin and a SCIM token")
     p.add_argument("name")
+    p.add_argument("--domain", action="append", default=None,
+                   help="an email domain of the account (repeat for more; first: the Admin's)")
+    p.add_argument("--plan", default=DEFAULT_PLAN)
+    p.add_argument("--seats", type=int, help="the account's own seat limit (default: the plan's)")
+    p.add_argument("--operators", type=int, help="its own operator limit (default: the plan's)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_account_create)
+    p = account.add_parser("list", help="every account with its plan, usage and activity")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_account_list)
+    p = account.add_parser("show", help="one account")
+    p.add_argument("name", help="the account's name or id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_account_show)
+    p = account.add_parser("update", help="change an account's plan, limits or domains")
+    p.add_argument("name", help="the account's name or id")
+    p.add_argument("--plan", help="move to this plan and its limits")
+    p.add_argument("--seats", type=int)
+    p.add_argument("--operators", type=int)
+    p.add_argument("--domain", action="append", help="the account's domains (replaces them)")
+    p.add_argument("--force", action="store_true",
+                   help="allow a limit below the account's usage (its users stay)")
     p.add_argument("--rate-limit", metavar="PER_SECOND",
                    help="requests per second of each credential (0: none; 'default': the server's)")
     p.add_argument("--rate-burst", metavar="N",
                    help="requests a credential may send at once ('default': the server's)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_account_update)
+    for status, verb, doc in (("suspended", "suspend", "refuse every token and sign-in"),
+                              ("active", "resume", "end a suspension")):
+        p = account.add_parser(verb, help=doc)
+        p.add_argument("name", help="the account's name or id")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=lambda args, status=status: _set_status(args, status))
+    p = account.add_parser("delete", help="erase an account and everything of it, irreversibly")
+    p.add_argument("name", help="the account's name or id")
+    p.add_argument("--yes", action="store_true", help="confirm")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_account_delete)
+
+    plan = sub.add_parser("plan", help="the named plans and their default limits").add_subparsers(
+        dest="plan_command", required=True
+    )
+    p = plan.add_parser("list", help="the plans")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan_list)
+    p = plan.add_parser("update", help="a plan's limits, for accounts created on it from now on")
+    p.add_argument("name")
+    p.add_argument("--seats", type=int)
+    p.add_argument("--operators", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan_update)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     p = db.add_parser("upgrade", help="apply the migrations")

@@ -17,11 +17,12 @@ from flask import Flask, current_app, g, request
 
 from scim_server.api.problems import ApiProblem
 from scim_server.api.routing import PUBLIC_ENDPOINTS, blueprint
-from scim_server.auth import authenticate_request
+from scim_server.auth import AccountSuspended, authenticate_request
 from scim_server.domain import tokens
 from scim_server.domain.actors import Actor
 from scim_server.security import new_token, tokens_match
 from scim_server.storage.domain_tables import OAuthClient
+from scim_server.storage.models import Account
 
 OAUTH_TOKEN_SECONDS = int(tokens.OAUTH_TOKEN_TTL.total_seconds())
 
@@ -89,7 +90,12 @@ class _Grant(ClientCredentialsGrant):  # type: ignore[misc]
 
 def _query_client(client_id: str) -> _Client | None:
     row = tokens.find_oauth_client(g.db, client_id)
-    return _Client(row) if row is not None else None
+    if row is None:
+        return None
+    account = g.db.get(Account, row.account_id)
+    if account is not None and account.status == "suspended":
+        raise ApiProblem(403, "Forbidden", AccountSuspended.description)
+    return _Client(row)
 
 
 def _save_token(token: dict[str, Any], req: Any) -> None:

@@ -8,26 +8,32 @@ written through the records API, the creation audited.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+import sqlalchemy as sa
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scim_server.domain import users as user_rules
 from scim_server.domain.actors import Actor
 from scim_server.domain.audit import record_audit
 from scim_server.domain.credentials import issue_credential
-from scim_server.domain.errors import RuleViolation, Severity
+from scim_server.domain.errors import NotFound, RuleViolation, Severity
 from scim_server.security import hash_password
+from scim_server.storage.all_models import metadata
 from scim_server.storage.conversion import user_fields
-from scim_server.storage.models import Account, User, new_id, utcnow
+from scim_server.storage.models import Account, Credential, Plan, User, new_id, utcnow
 from scim_server.storage.records import Records
 from scim_server.storage.schema import default_provider
 from scim_server.storage.scope import AccountScope
 
 # The command line and the bootstrap of ``serve``: no user acts, the operator does.
 OPERATOR = Actor(door="cli")
+# The plan of an account created without one; its limits are the ones every account had
+# before plans existed.
+DEFAULT_PLAN = "standard"
 
 
 @dataclass(frozen=True)
@@ -38,13 +44,22 @@ class OpenedAccount:
     scim_token: str  # shown once, stored hashed
 
 
-def open_account(session: Session, *, name: str, domain: str) -> OpenedAccount:
-    """Create an account for ``domain`` (``account.name_taken``), its first Admin
-    ``admin@<domain>`` with a random password, and a SCIM token of that Admin."""
+def open_account(session: Session, *, name: str, domain: str, more_domains: Sequence[str] = (),
+                 plan: str = DEFAULT_PLAN, seats: int | None = None,
+                 operators: int | None = None) -> OpenedAccount:
+    """Create an account for ``domain`` (``account.name_taken``) on ``plan``, with the plan's
+    limits unless ``seats`` or ``operators`` are given, its first Admin ``admin@<domain>`` with a
+    random password, and a SCIM token of that Admin."""
     if session.scalar(select(Account.id).where(Account.name == name)) is not None:
         raise RuleViolation("account.name_taken", f"an account named {name!r} already exists",
                             Severity.CONFLICT)
-    account = Account(name=name, domains=[domain], guest_denylist=[])
+    chosen = get_plan(session, plan)
+    seats_limit = chosen.seats_limit if seats is None else seats
+    operators_limit = chosen.operators_limit if operators is None else operators
+    _check_limits(seats_limit, operators_limit, used=(0, 0))
+    account = Account(name=name, domains=list(dict.fromkeys([domain, *more_domains])),
+                      guest_denylist=[], plan=chosen.name, seats_limit=seats_limit,
+                      operators_limit=operators_limit)
     session.add(account)
     session.flush()
     email = f"admin@{domain}"
@@ -92,10 +107,144 @@ def set_rate_limit(session: Session, account: Account, *, per_second: int | None
     gives back the server's default, 0/s lifts the limit."""
     if (per_second is not None and per_second < 0) or (burst is not None and burst < 1):
         raise RuleViolation("rate_limit.invalid",
-                            "a rate limit is 0 or more per second, with a burst of 1 or more")
+                            "a rate limit is 0 or more per second, with a burst of 1 or more",
+                            Severity.INVALID)
     before = {"per_second": account.rate_limit_per_second, "burst": account.rate_limit_burst}
     account.rate_limit_per_second, account.rate_limit_burst = per_second, burst
     record_audit(session, account, actor=actor, action="account.rate_limit",
                  target_type="account", target_id=account.id, before=before,
                  after={"per_second": per_second, "burst": burst})
     session.flush()
+
+
+# --- the operator's side: plans, limits, suspension, deletion ------------------------------------
+
+def get_plan(session: Session, name: str) -> Plan:
+    plan = session.get(Plan, name)
+    if plan is None:
+        known = ", ".join(session.scalars(select(Plan.name).order_by(Plan.name)))
+        raise RuleViolation("plan.unknown", f"there is no plan {name!r} (plans: {known})",
+                            Severity.INVALID)
+    return plan
+
+
+def list_plans(session: Session) -> list[Plan]:
+    return list(session.scalars(select(Plan).order_by(Plan.seats_limit, Plan.name)))
+
+
+def update_plan(session: Session, name: str, *, seats: int | None,
+                operators: int | None) -> Plan:
+    """Change a plan's defaults, for the accounts created on it from now on: the limits of
+    existing accounts are their own (``update_account`` moves an account to new ones)."""
+    plan = get_plan(session, name)
+    seats = plan.seats_limit if seats is None else seats
+    operators = plan.operators_limit if operators is None else operators
+    _check_limits(seats, operators, used=(0, 0))
+    plan.seats_limit, plan.operators_limit = seats, operators
+    session.flush()
+    return plan
+
+
+def _check_limits(seats: int, operators: int, *, used: tuple[int, int],
+                  force: bool = False) -> None:
+    if seats < 1 or operators < 1:
+        raise RuleViolation("plan.invalid", "seats and operators must be 1 or more",
+                            Severity.INVALID)
+    paying, operators_used = used
+    if not force and (seats < paying or operators < operators_used):
+        raise RuleViolation(
+            "plan.below_usage",
+            f"the account uses {paying} seats and {operators_used} operators; a lower limit "
+            "needs --force (users stay; new paying activations are then refused)",
+            Severity.CONFLICT)
+
+
+def find_account(session: Session, name_or_id: str) -> Account:
+    account = session.scalar(
+        select(Account).where(sa.or_(Account.name == name_or_id, Account.id == name_or_id)))
+    if account is None:
+        raise NotFound(f"no account {name_or_id!r}")
+    return account
+
+
+def update_account(session: Session, account: Account, *, plan: str | None = None,
+                   seats: int | None = None, operators: int | None = None,
+                   domains: Sequence[str] | None = None, force: bool = False,
+                   actor: Actor = OPERATOR) -> Account:
+    """Move an account to a plan (and its limits) and/or set its own limits and domains.
+    A limit below what the account uses is ``plan.below_usage`` unless ``force``."""
+    # The counts as committed, under the row lock the seat rules take: no write can pass the
+    # new limit between this check and COMMIT.
+    session.refresh(account, with_for_update=True)
+    before = account_limits(account)
+    if plan is not None:
+        chosen = get_plan(session, plan)
+        account.plan = chosen.name
+        seats = chosen.seats_limit if seats is None else seats
+        operators = chosen.operators_limit if operators is None else operators
+    seats = account.seats_limit if seats is None else seats
+    operators = account.operators_limit if operators is None else operators
+    _check_limits(seats, operators, used=(account.paying_active, account.operators_used),
+                  force=force)
+    account.seats_limit, account.operators_limit = seats, operators
+    if domains is not None:
+        account.domains = list(dict.fromkeys(d.lower() for d in domains))
+    after = account_limits(account)
+    if after != before:
+        record_audit(session, account, actor=actor, action="account.update",
+                     target_type="account", target_id=account.id, before=before, after=after)
+    session.flush()
+    return account
+
+
+def account_limits(account: Account) -> dict[str, Any]:
+    return {"plan": account.plan, "seats_limit": account.seats_limit,
+            "operators_limit": account.operators_limit, "domains": list(account.domains)}
+
+
+def set_account_status(session: Session, account: Account, status: str, *,
+                       actor: Actor = OPERATOR) -> Account:
+    """Suspend ("suspended") or resume ("active") an account. A suspended account's tokens
+    and sign-ins are refused; nothing of it is changed or deleted."""
+    if status not in ("active", "suspended"):
+        raise ValueError(status)
+    if account.status != status:
+        record_audit(session, account, actor=actor, action=f"account.{status}",
+                     target_type="account", target_id=account.id,
+                     before={"status": account.status}, after={"status": status})
+        account.status = status
+        account.suspended_at = utcnow() if status == "suspended" else None
+    session.flush()
+    return account
+
+
+def delete_account(session: Session, account: Account) -> None:
+    """Erase the account and every row of it, in the caller's transaction. Every table but
+    ``accounts`` and ``plans`` has an ``account_id`` (``tests/domain/test_accounts_product.py``
+    holds that), so a table added later is erased too."""
+    account_id = account.id
+    session.expunge(account)
+    for table in reversed(metadata.sorted_tables):
+        if "account_id" in table.c:
+            session.execute(sa.delete(table).where(table.c.account_id == account_id))
+    session.execute(sa.delete(Account).where(Account.id == account_id))
+
+
+@dataclass(frozen=True)
+class AccountOverview:
+    account: Account
+    users: int  # not deleted
+    last_scim_activity: Any  # datetime | None
+
+
+def account_overviews(session: Session, account: Account | None = None) -> list[AccountOverview]:
+    """Each account (or the one given) with its usage and its last SCIM request."""
+    users = (select(func.count()).select_from(User)
+             .where(User.account_id == Account.id, User.status != "deleted").scalar_subquery())
+    last_scim = (select(func.max(Credential.last_used_at))
+                 .where(Credential.account_id == Account.id, Credential.kind == "scim")
+                 .scalar_subquery())
+    query = select(Account, users, last_scim).order_by(Account.name)
+    if account is not None:
+        query = query.where(Account.id == account.id)
+    return [AccountOverview(row[0], row[1], row[2]) for row in session.execute(query)]

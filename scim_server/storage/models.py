@@ -105,6 +105,16 @@ def _desc_nulls_last_sqlite(element: DescNullsLast, compiler: SQLCompiler, **kw:
     return f"{compiler.process(element.element, **kw)} DESC"
 
 
+class Plan(Base):
+    """A named plan: the limits an account on it gets unless the operator sets its own."""
+
+    __tablename__ = "plans"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    seats_limit: Mapped[int] = mapped_column(Integer)
+    operators_limit: Mapped[int] = mapped_column(Integer)
+
+
 class Account(Base):
     """A customer account (tenant): its users, groups, plan, domains and tokens."""
 
@@ -127,6 +137,9 @@ class Account(Base):
     # operator; None: the server's defaults (SCIM_RATE_LIMIT_PER_SECOND, _BURST); 0/s: none.
     rate_limit_per_second: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rate_limit_burst: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # "active" or "suspended" (by the operator: every token and sign-in refused, nothing lost).
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    suspended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # "No activity since <date>" is shown from this date for users without activity.
     activity_tracking_since: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
