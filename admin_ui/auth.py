@@ -62,7 +62,9 @@ def _candidates(email: str, account_name: str | None) -> list[tuple[User, Accoun
     return [(u, a) for u, a in g.db.execute(stmt)]
 
 
-def _complete_sign_in(user: User, account: Account) -> Response:
+def _complete_sign_in(user: User, account: Account) -> Any:
+    if account.status == "suspended":
+        return _login_page(i18n.gettext(SUSPENDED), 403)
     # Read before sign_in(), which starts a fresh session.
     target = _safe_next(session.pop("after_sign_in", None) or request.values.get("next"))
     sign_in(user)
@@ -70,6 +72,9 @@ def _complete_sign_in(user: User, account: Account) -> Response:
     record_activity(g.db, account, user.id, actor=Actor(door="ui", user_id=user.id,
                                                         client="admin-ui"))
     return redirect(target)
+
+
+SUSPENDED = "This account is suspended; sign-in is refused until the platform operator resumes it."
 
 
 def _login_page(error: str | None = None, status: int = 200, **values: Any) -> tuple[str, int]:

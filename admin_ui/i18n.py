@@ -55,6 +55,7 @@ FR: dict[str, str] = {
     "Sign in with single sign-on": "Se connecter avec l'authentification unique",
     "Email or password is wrong, or this user is not an active Admin.": "E-mail ou mot de passe incorrect, ou cet utilisateur n'est pas un Admin actif.",
     "Too many sign-in attempts; wait a few minutes and try again.": "Trop de tentatives de connexion ; attendez quelques minutes avant de réessayer.",
+    "This account is suspended; sign-in is refused until the platform operator resumes it.": "Ce compte est suspendu ; la connexion est refusée jusqu’à ce que l’opérateur de la plateforme le réactive.",
     "This email administers several accounts: enter the account name.": "Cet e-mail administre plusieurs comptes : indiquez le nom du compte.",
     "Enter your email and password.": "Saisissez votre e-mail et votre mot de passe.",
     "Single sign-on failed: %(reason)s": "L'authentification unique a échoué : %(reason)s",

@@ -77,7 +77,7 @@ def load_signed_in(db: Session) -> SignedIn | None:
     if admin is None or admin.account_id != account_id or not is_active_admin(admin):
         return None
     account = db.get(Account, account_id)
-    if account is None:
+    if account is None or account.status == "suspended":
         return None
     return SignedIn(account=account, admin=admin)
 
