@@ -38,6 +38,11 @@ def user_state_of(resource: Resource[Any], *, current_status: str | None = None)
     primary = next((e for e in emails if getattr(e, "primary", False)), None)
     chosen = primary or (emails[0] if emails else None)
     email = str(chosen.value) if chosen is not None and chosen.value else None
+    if email is None:
+        # Without emails the userName is the address the guest domain rules judge: Okta and
+        # Entra ID send an email there, and leaving emails out must not slip past the rules.
+        user_name = str(getattr(resource, "user_name", None) or "")
+        email = user_name if "@" in user_name else None
     return user_rules.UserState(user_type=str(user_type), status=status, email=email)
 
 

@@ -371,6 +371,21 @@ def test_guest_from_another_domain_allowed(scim: ScimClient) -> None:
                       patch_body(replace("userType", "Guest"))).status_code == 200
 
 
+def test_without_emails_the_guest_rules_judge_the_user_name(scim: ScimClient, db: Session,
+                                                             account: Account) -> None:
+    set_account(db, account, guest_denylist=["blocked.example"])
+    before = user_count(db, account)
+    for user_name, rule in (("g@acme.example", "guest.same_domain"),
+                            ("g@blocked.example", "guest.domain_not_allowed")):
+        body = user_body(user_name, userType="Guest")
+        del body["emails"]
+        assert_refused(scim.post("/Users", body), rule, 403)
+    assert user_count(db, account) == before
+    body = user_body("g@partner.example", userType="Guest")
+    del body["emails"]
+    assert scim.post("/Users", body).status_code == 201
+
+
 # -- guest.domain_not_allowed ----------------------------------------------------------------
 
 
