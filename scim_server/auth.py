@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import g, request
 from sqlalchemy.orm import Session
 
+from scim_server.admission import admit
 from scim_server.db import READ_ONLY, once_more_if_dropped, reading
 from scim_server.domain.tokens import Principal, authenticate, record_use
 
@@ -58,7 +59,9 @@ def authenticate_request(session: Session, secret: str, kinds: tuple[str, ...]) 
     """Authenticate the current request's bearer secret and record the use (throttled).
 
     The request's first statements (see ``db.once_more_if_dropped``). A write request then
-    commits this short read, so that its own transaction begins with its first write."""
+    commits this short read, so that its own transaction begins with its first write. The
+    request then counts against its account's requests in flight (``admission.admit``: 429
+    past the cap), before it can wait on any of the account's rows."""
     writing = request.method not in READ_ONLY
 
     def first() -> Principal | None:
@@ -70,4 +73,7 @@ def authenticate_request(session: Session, secret: str, kinds: tuple[str, ...]) 
                 session.commit()
         return principal
 
-    return once_more_if_dropped(session, first)
+    principal = once_more_if_dropped(session, first)
+    if principal is not None:
+        admit(principal.account.id)
+    return principal

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -34,6 +35,16 @@ class Settings:
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     login_rate_limit: int = 10
+    # PostgreSQL waits, in seconds (0: unbounded): for a row lock, for any one statement, and
+    # for a new connection. A request that hits one answers 503 with Retry-After.
+    db_lock_timeout: float = 5.0
+    db_statement_timeout: float = 30.0
+    db_connect_timeout: float = 5.0
+    # gunicorn threads per worker; gunicorn reads the same variable (scim_server/gunicorn_conf).
+    threads: int = 4
+    # Requests of one account served at once by one process, past which it answers 429;
+    # 0: one less than ``threads``, so that one account never holds every thread of a worker.
+    account_max_in_flight: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -50,6 +61,11 @@ class Settings:
                     values[f.name] = int(raw)
                 except ValueError:
                     raise SettingsError(f"{key} must be a whole number, not {raw!r}") from None
+            elif f.type in ("float", float):
+                try:
+                    values[f.name] = float(raw)
+                except ValueError:
+                    raise SettingsError(f"{key} must be a number of seconds, not {raw!r}") from None
             else:
                 values[f.name] = raw
         values.update(overrides)
@@ -70,6 +86,13 @@ class Settings:
                      "max_results", "default_page_size"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"SCIM_{name.upper()} must be positive")
+        for name in ("db_lock_timeout", "db_statement_timeout", "db_connect_timeout",
+                     "account_max_in_flight"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise SettingsError(f"SCIM_{name.upper()} must be a finite number, 0 or more")
+        if self.threads <= 0:
+            raise SettingsError("SCIM_THREADS must be positive")
         if self.default_page_size > self.max_results:
             raise SettingsError("SCIM_DEFAULT_PAGE_SIZE cannot exceed SCIM_MAX_RESULTS")
         if self.smtp_url and urlsplit(self.smtp_url).scheme not in ("smtp", "smtps"):
@@ -80,6 +103,11 @@ class Settings:
     @property
     def effective_secret_key(self) -> str:
         return self.secret_key or _process_secret()
+
+    @property
+    def in_flight_per_account(self) -> int:
+        """The per-account cap of one process (``account_max_in_flight``, or its default)."""
+        return self.account_max_in_flight or max(1, self.threads - 1)
 
     @property
     def is_sqlite(self) -> bool:
