@@ -8,10 +8,21 @@ anything else rolls back; a view that shows a refusal on a redirect rolls back i
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 
 from admin_ui import i18n
@@ -22,7 +33,10 @@ from admin_ui.security import (
     csrf_valid,
     load_signed_in,
 )
-from scim_server.db import once_more_if_dropped
+from scim_server.admission import admit
+from scim_server.db import describe, once_more_if_dropped, unavailable
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint(
     "admin_ui",
@@ -50,6 +64,8 @@ def init_app(app: Flask) -> None:
         app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=SESSION_MAX_AGE)
     setup_oidc(app)
     app.register_blueprint(blueprint)
+    # Errors the app itself answers for the console (a failed commit) come as pages too.
+    app.extensions.setdefault("scim_error_pages", {})[blueprint.name] = error_page
 
 
 @blueprint.before_request
@@ -67,6 +83,8 @@ def before_request() -> Any:
     if signed_in is None:
         return redirect(url_for("admin_ui.login", next=request.full_path.rstrip("?")))
     g.admin_ctx = signed_in
+    # The console counts against its account's requests in flight like the other doors.
+    admit(signed_in.account.id)
     return None
 
 
@@ -109,21 +127,41 @@ def render_error(status: int, message: str) -> tuple[str, int]:
     return render_template("admin/error.html", status=status, message=message), status
 
 
+# The page's sentence for each status (the other doors' English details are not shown here).
+ERROR_MESSAGES = {
+    400: "That request is not valid.",
+    404: "Not found in this account.",
+    409: "The change conflicts with another one; try again.",
+    413: "That request is not valid.",
+    429: "Too many requests of this account are in progress; try again in a moment.",
+    500: "Something went wrong on our side; nothing was changed.",
+    503: "The database is unavailable right now; nothing was changed. Try again in a moment.",
+}
+
+
+def error_page(status: int, _detail: str = "") -> Response:
+    message = ERROR_MESSAGES.get(status, ERROR_MESSAGES[400 if status < 500 else 500])
+    body, status = render_error(status, i18n.gettext(message))
+    return make_response(body, status)
+
+
 @blueprint.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Any:
-    messages = {
-        404: "Not found in this account.",
-        400: "That request is not valid.",
-        413: "That request is not valid.",
-    }
-    message = messages.get(exc.code or 500, "That request is not valid.")
-    return render_error(exc.code or 500, i18n.gettext(message))
+    response = error_page(exc.code or 500)
+    for key, value in exc.get_headers():
+        if key.lower() != "content-type":
+            response.headers[key] = value  # e.g. Retry-After of a 429
+    return response
 
 
 @blueprint.errorhandler(Exception)
 def unexpected(exc: Exception) -> Any:
-    import logging
-
-    logging.getLogger(__name__).exception("admin UI error")
-    return render_error(500, i18n.gettext("Something went wrong on our side; nothing was changed."))
+    fault = unavailable(exc)
+    if fault is not None:
+        log.warning("database %s: %s", fault.kind, describe(exc))
+        response = error_page(503)
+        response.headers["Retry-After"] = str(fault.retry_after)
+        return response
+    log.exception("admin UI error")
+    return error_page(500)
 

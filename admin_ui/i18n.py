@@ -68,6 +68,9 @@ FR: dict[str, str] = {
     "Not found in this account.": "Introuvable dans ce compte.",
     "Something went wrong on our side; nothing was changed.": "Une erreur s'est produite de notre côté ; rien n'a été modifié.",
     "That request is not valid.": "Cette requête n'est pas valide.",
+    "The database is unavailable right now; nothing was changed. Try again in a moment.": "La base de données est indisponible pour le moment ; rien n'a été modifié. Réessayez dans un instant.",
+    "Too many requests of this account are in progress; try again in a moment.": "Trop de requêtes de ce compte sont en cours ; réessayez dans un instant.",
+    "The change conflicts with another one; try again.": "La modification est en conflit avec une autre ; réessayez.",
     # hub
     "Operators": "Opérateurs",
     "Operator groups": "Groupes d'opérateurs",

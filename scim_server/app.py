@@ -9,21 +9,27 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from scim_server import admission
 from scim_server.auth import setup_rate_limits
 from scim_server.db import (
+    BUSY,
     READ_ONLY,
+    Unavailable,
+    describe,
     make_engine,
     make_session_factory,
     once_more_if_dropped,
     reading,
+    unavailable,
 )
 from scim_server.settings import Settings
 from scim_server.storage.schema import build_provider
@@ -35,6 +41,17 @@ log = logging.getLogger(__name__)
 # and records activity: the UI keeps the default.)
 READING_PREFIXES = ("/scim/", "/api/")
 
+# Liveness: the process answers; it opens no session and never waits for the database, so a
+# database outage does not get every pod restarted (which would not cure it).
+LIVENESS = "/livez"
+# Readiness: the database answers too (``/healthz`` is the older name of the same probe).
+READINESS = ("/readyz", "/healthz")
+
+# The error pages of doors that answer in HTML, by blueprint name (the admin UI registers its
+# own); the other doors answer SCIM errors or problem+json.
+ERROR_PAGES = "scim_error_pages"
+ErrorPage = Callable[[int, str], Response]
+
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:
     settings = settings or Settings.from_env()
@@ -42,6 +59,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     setup_config(app, settings)
     setup_database(app, settings, engine)
     setup_rate_limits(app, settings)
+    setup_admission(app, settings)
     setup_scim(app, settings)
     setup_optional_blueprints(app)
     setup_health(app)
@@ -62,7 +80,12 @@ def setup_config(app: Flask, settings: Settings) -> None:
 
 
 def setup_database(app: Flask, settings: Settings, engine: Engine | None) -> None:
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(
+        settings.database_url,
+        lock_timeout=settings.db_lock_timeout,
+        statement_timeout=settings.db_statement_timeout,
+        connect_timeout=settings.db_connect_timeout,
+    )
     factory = make_session_factory(engine)
     app.extensions["scim_engine"] = engine
     app.extensions["scim_sessions"] = factory
@@ -74,7 +97,11 @@ def setup_database(app: Flask, settings: Settings, engine: Engine | None) -> Non
 
     @app.before_request
     def open_session() -> None:
+        if request.path == LIVENESS:
+            return
         g.db = factory()
+        if request.path in READINESS:
+            return  # reads in its own guarded block (``setup_health``); never the writer turn
         if request.method in READ_ONLY and request.path.startswith(READING_PREFIXES):
             g.reading = reading(g.db)
             g.reading.__enter__()
@@ -95,10 +122,16 @@ def setup_database(app: Flask, settings: Settings, engine: Engine | None) -> Non
         except IntegrityError:
             session.rollback()
             return error_response(409, "The change conflicts with another one; retry.", "uniqueness")
-        except (OperationalError, DBAPIError):
+        except DBAPIError as exc:
             session.rollback()
-            log.exception("commit failed")
-            return error_response(503, "The database is busy; retry the request.", None)
+            fault = unavailable(exc)
+            if fault is None:
+                # Nothing the request can fix, but nothing was written either: retry.
+                log.error("commit failed: %s", describe(exc))
+                fault = BUSY
+            else:
+                log.warning("commit failed, database %s: %s", fault.kind, describe(exc))
+            return unavailable_response(fault)
         finally:
             session.close()
         return response
@@ -107,8 +140,13 @@ def setup_database(app: Flask, settings: Settings, engine: Engine | None) -> Non
     def close_session(exc: BaseException | None) -> None:
         session = g.pop("db", None)
         if session is not None:
-            session.rollback()
-            session.close()
+            try:
+                session.rollback()
+                session.close()
+            except DBAPIError as fault:
+                # The response is already decided; a connection lost meanwhile is the pool's
+                # to replace, not a reason to turn the answer into a 500.
+                log.warning("closing the session failed: %s", describe(fault))
         context = g.pop("reading", None)
         if context is not None:
             context.__exit__(None, None, None)
@@ -117,9 +155,23 @@ def setup_database(app: Flask, settings: Settings, engine: Engine | None) -> Non
             turn.release()
 
 
-def error_response(status: int, detail: str, scim_type: str | None) -> Response:
-    """An error in the format of the door the request came through."""
-    if request.path.startswith("/scim/"):
+def setup_admission(app: Flask, settings: Settings) -> None:
+    """The per-account cap on requests in flight (``admission``), released when each ends."""
+    app.extensions[admission.EXTENSION] = admission.InFlight(settings.in_flight_per_account)
+
+    @app.teardown_request
+    def leave(_exc: BaseException | None) -> None:
+        admission.release()
+
+
+def error_response(status: int, detail: str, scim_type: str | None,
+                   headers: dict[str, str] | None = None) -> Response:
+    """An error in the format of the door the request came through: a SCIM error on
+    ``/scim/``, the door's own page when it registered one (the admin UI), else problem+json."""
+    page: ErrorPage | None = current_app.extensions.get(ERROR_PAGES, {}).get(request.blueprint)
+    if page is not None:
+        resp = page(status, detail)
+    elif request.path.startswith("/scim/"):
         body: dict[str, Any] = {
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
             "status": str(status),
@@ -133,7 +185,14 @@ def error_response(status: int, detail: str, scim_type: str | None) -> Response:
         resp = jsonify({"type": "about:blank", "title": detail, "status": status, "detail": detail})
         resp.content_type = "application/problem+json"
     resp.status_code = status
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
     return resp
+
+
+def unavailable_response(fault: Unavailable) -> Response:
+    """503 with Retry-After (RFC 9110 §15.6.4), in the door's format."""
+    return error_response(503, fault.detail, None, {"Retry-After": str(fault.retry_after)})
 
 
 def setup_scim(app: Flask, settings: Settings) -> None:
@@ -172,35 +231,42 @@ def setup_optional_blueprints(app: Flask) -> None:
 
 
 def setup_health(app: Flask) -> None:
-    @app.get("/healthz")
-    def healthz() -> Any:
+    @app.get(LIVENESS)
+    def livez() -> Any:
+        return jsonify({"status": "ok"})
+
+    def readyz() -> Any:
+        def probe() -> None:
+            with reading(g.db):
+                g.db.execute(text("SELECT 1"))
+
         try:
-            once_more_if_dropped(g.db, lambda: g.db.execute(text("SELECT 1")))
-        except DBAPIError:
-            return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+            once_more_if_dropped(g.db, probe)
+        except Exception as exc:
+            fault = unavailable(exc)
+            if fault is None:
+                raise
+            log.warning("not ready, database %s: %s", fault.kind, describe(exc))
+            response = jsonify({"status": "unavailable", "database": fault.kind})
+            response.status_code = 503
+            response.headers["Retry-After"] = str(fault.retry_after)
+            return response
         return jsonify({"status": "ok", "database": "ok"})
+
+    for path in READINESS:
+        app.add_url_rule(path, path.strip("/"), readyz, methods=["GET"])
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
-        response = error_response(exc.code or 500, exc.description or exc.name, None)
-        # Allow, Retry-After, WWW-Authenticate; not its content type: the door's format has one.
-        response.headers.extend(
-            [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
-        )
-        return response
-
-    @app.errorhandler(OperationalError)
-    def database_busy(exc: OperationalError) -> Response:
-        # SQLite: the write lock was not free within the busy timeout (a burst of writers).
-        if "database is locked" in str(exc.orig):
-            log.warning("database busy: %s", exc.orig)
-            response = error_response(503, "The database is busy; retry the request.", None)
-            response.headers["Retry-After"] = "1"
-            return response
-        return unexpected(exc)
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return error_response(exc.code or 500, exc.description or exc.name, None, headers)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
+        fault = unavailable(exc)
+        if fault is not None:
+            log.warning("database %s: %s", fault.kind, describe(exc))
+            return unavailable_response(fault)
         log.exception("unhandled error")
         return error_response(500, "Internal server error", None)
 

@@ -18,6 +18,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import Forbidden, TooManyRequests
 
+from scim_server.admission import admit
 from scim_server.db import READ_ONLY, once_more_if_dropped, reading
 from scim_server.domain.tokens import Principal, authenticate, record_use
 from scim_server.ratelimit import Limit, TokenBuckets
@@ -77,7 +78,9 @@ def authenticate_request(session: Session, secret: str, kinds: tuple[str, ...]) 
     """Authenticate the current request's bearer secret and record the use (throttled).
 
     The request's first statements (see ``db.once_more_if_dropped``). A write request then
-    commits this short read, so that its own transaction begins with its first write."""
+    commits this short read, so that its own transaction begins with its first write. The
+    request then counts against its account's requests in flight (``admission.admit``: 429
+    past the cap), before it can wait on any of the account's rows."""
     writing = request.method not in READ_ONLY
 
     def first() -> Principal | None:
@@ -93,6 +96,8 @@ def authenticate_request(session: Session, secret: str, kinds: tuple[str, ...]) 
     if principal is not None:
         if principal.account.status == "suspended":
             raise AccountSuspended()
+        # Admitted before a token is taken: a request the cap refuses spends none.
+        admit(principal.account.id)
         wait = current_app.extensions["scim_rate_limits"].take(
             principal.credential_id,
             credential_limit(principal.account, current_app.config["SCIM_SETTINGS"]),

@@ -6,10 +6,12 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -67,11 +69,98 @@ def once_more_if_dropped(session: Session, first: Callable[[], T]) -> T:
     return first()
 
 
-def make_engine(url: str, *, sqlite_busy_timeout: float = 30.0, **kwargs: Any) -> Engine:
+@dataclass(frozen=True)
+class Unavailable:
+    """Why the database cannot serve a request right now. Every door answers it 503 with
+    ``Retry-After``: the request itself was fine and may succeed as it is a moment later."""
+
+    kind: str  # "unreachable" | "busy" (lock or statement timeout, no free connection)
+    detail: str
+    retry_after: int
+
+
+UNREACHABLE = Unavailable(
+    "unreachable", "The database is unreachable right now; retry the request.", 5)
+BUSY = Unavailable("busy", "The database is busy; retry the request.", 1)
+LOCKED = Unavailable(
+    "busy", "Another request holds what this one needs to change; retry the request.", 1)
+TOO_SLOW = Unavailable(
+    "busy", "The database took too long to answer; retry the request.", 1)
+
+# SQLSTATEs of a server that is going away, starting, or out of room: nothing the request
+# did wrong (class 08: connection exception; 53: insufficient resources, e.g. too many
+# connections; 57P01-57P03: shutdown, crash, cannot connect now).
+_UNREACHABLE_STATES = ("08", "53", "57P01", "57P02", "57P03")
+
+
+def unavailable(exc: BaseException) -> Unavailable | None:
+    """The database fault behind ``exc``, or None when it is something else (a bug, a
+    constraint): one verdict for every door, so SQLite's busy lock, a PostgreSQL restart and a
+    lock or statement timeout all answer the same way. Follows explicit ``raise ... from``."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        verdict = _verdict(current)
+        if verdict is not None:
+            return verdict
+        current, seen = current.__cause__, seen + 1
+    return None
+
+
+def _verdict(exc: BaseException) -> Unavailable | None:
+    if isinstance(exc, PoolTimeout):
+        return BUSY  # every pooled connection stayed in use for the pool's whole timeout
+    if isinstance(exc, DisconnectionError):
+        return UNREACHABLE
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    if isinstance(orig, sqlite3.Error):
+        # The write lock was not free within the busy timeout (a burst of writers).
+        text = str(orig)
+        return BUSY if "database is locked" in text or "database is busy" in text else None
+    state = getattr(orig, "sqlstate", None)
+    if state == "55P03":  # lock_not_available: lock_timeout
+        return LOCKED
+    if state == "57014":  # query_canceled: statement_timeout (or an operator's cancel)
+        return TOO_SLOW
+    if state is not None and state.startswith(_UNREACHABLE_STATES):
+        return UNREACHABLE
+    if exc.connection_invalidated or (state is None and isinstance(exc, OperationalError)):
+        # psycopg reports a refused or broken connection with no SQLSTATE at all.
+        return UNREACHABLE
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """A log line for a database fault: the driver's error class, SQLSTATE and first line;
+    never SQLAlchemy's text, which quotes the statement's parameters (token hashes, emails)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    first_line = (str(orig).strip().splitlines() or [""])[0]
+    state = getattr(orig, "sqlstate", None)
+    return f"{type(orig).__name__}{f' [{state}]' if state else ''}: {first_line}"
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+def make_engine(
+    url: str,
+    *,
+    sqlite_busy_timeout: float = 30.0,
+    lock_timeout: float | None = None,
+    statement_timeout: float | None = None,
+    connect_timeout: float | None = None,
+    **kwargs: Any,
+) -> Engine:
     """Create an engine with the settings each backend needs.
 
     SQLite runs in WAL mode with foreign keys on and a busy timeout, so that several gunicorn
-    workers can share the file; PostgreSQL uses psycopg 3.
+    workers can share the file; PostgreSQL uses psycopg 3. On PostgreSQL, ``lock_timeout``,
+    ``statement_timeout`` and ``connect_timeout`` (seconds; 0 or None: no bound) bound every
+    wait of the server's connections (the app passes its settings; migrations and the CLI do
+    not, so a long migration is never cut short).
     """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -130,7 +219,41 @@ def make_engine(url: str, *, sqlite_busy_timeout: float = 30.0, **kwargs: Any) -
     if "poolclass" not in kwargs:  # NullPool (migrations) takes no sizing arguments
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)
-    return create_engine(url, **kwargs)
+    if connect_timeout:
+        # libpq waits for an unreachable host as long as TCP does (minutes) without it.
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("connect_timeout", max(1, round(connect_timeout)))
+        kwargs["connect_args"] = connect_args
+    engine = create_engine(url, **kwargs)
+    timeouts = {
+        name: _milliseconds(value)
+        for name, value in (("lock_timeout", lock_timeout),
+                            ("statement_timeout", statement_timeout))
+        if value is not None
+    }
+    if timeouts:
+
+        @event.listens_for(engine, "connect")
+        def _bounded_waits(dbapi_connection: Any, _record: Any) -> None:
+            """Session defaults for each new connection: a request waiting on a row lock (one
+            account's row held by a long transaction) or a runaway statement gives up and
+            answers 503, instead of holding a worker thread for as long as the holder likes.
+            Set outside any transaction, so the pool's rollback on check-in keeps them; a
+            request may still ``SET LOCAL`` its own. One round trip per new connection."""
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            try:
+                cursor = dbapi_connection.cursor()
+                cursor.execute(
+                    "SELECT " + ", ".join(
+                        f"set_config('{name}', '{ms}', false)" for name, ms in timeouts.items()
+                    )
+                )
+                cursor.close()
+            finally:
+                dbapi_connection.autocommit = autocommit
+
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

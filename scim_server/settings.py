@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -40,6 +41,16 @@ class Settings:
     rate_limit_burst: int = 200
     # The buckets' file, shared by the workers of one instance (set by gunicorn_conf).
     rate_limit_file: str | None = None
+    # PostgreSQL waits, in seconds (0: unbounded): for a row lock, for any one statement, and
+    # for a new connection. A request that hits one answers 503 with Retry-After.
+    db_lock_timeout: float = 5.0
+    db_statement_timeout: float = 30.0
+    db_connect_timeout: float = 5.0
+    # gunicorn threads per worker; gunicorn reads the same variable (scim_server/gunicorn_conf).
+    threads: int = 4
+    # Requests of one account served at once by one process, past which it answers 429;
+    # 0: one less than ``threads``, so that one account never holds every thread of a worker.
+    account_max_in_flight: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -56,6 +67,11 @@ class Settings:
                     values[f.name] = int(raw)
                 except ValueError:
                     raise SettingsError(f"{key} must be a whole number, not {raw!r}") from None
+            elif f.type in ("float", float):
+                try:
+                    values[f.name] = float(raw)
+                except ValueError:
+                    raise SettingsError(f"{key} must be a number of seconds, not {raw!r}") from None
             else:
                 values[f.name] = raw
         values.update(overrides)
@@ -81,6 +97,13 @@ class Settings:
                 raise SettingsError(f"SCIM_{name.upper()} cannot be negative")
         if self.rate_limit_per_second and self.rate_limit_burst < 1:
             raise SettingsError("SCIM_RATE_LIMIT_BURST must be at least 1 with a rate limit")
+        for name in ("db_lock_timeout", "db_statement_timeout", "db_connect_timeout",
+                     "account_max_in_flight"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise SettingsError(f"SCIM_{name.upper()} must be a finite number, 0 or more")
+        if self.threads <= 0:
+            raise SettingsError("SCIM_THREADS must be positive")
         if self.default_page_size > self.max_results:
             raise SettingsError("SCIM_DEFAULT_PAGE_SIZE cannot exceed SCIM_MAX_RESULTS")
         if self.smtp_url and urlsplit(self.smtp_url).scheme not in ("smtp", "smtps"):
@@ -91,6 +114,11 @@ class Settings:
     @property
     def effective_secret_key(self) -> str:
         return self.secret_key or _process_secret()
+
+    @property
+    def in_flight_per_account(self) -> int:
+        """The per-account cap of one process (``account_max_in_flight``, or its default)."""
+        return self.account_max_in_flight or max(1, self.threads - 1)
 
     @property
     def is_sqlite(self) -> bool:

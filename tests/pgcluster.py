@@ -169,6 +169,18 @@ class PgCluster:
             shutil.rmtree(self.base_dir, ignore_errors=True)
             self.base_dir = None
 
+    def halt(self) -> None:
+        """Stop the server but keep the cluster (``pg_ctl stop -m fast``, as a restart or an
+        outage begins): its clients' connections are cut and new ones are refused."""
+        self._run("pg_ctl", "stop", "--wait", "--mode", "fast", "--pgdata", str(self.data_dir))
+        self._running = False
+
+    def resume(self) -> None:
+        """Start a halted cluster again, on the same port."""
+        self._run("pg_ctl", "start", "--wait", "--timeout", "60", "--pgdata", str(self.data_dir),
+                  "--log", str(self.log_file))
+        self._running = True
+
     def __enter__(self) -> PgCluster:
         self.start()
         return self

@@ -33,8 +33,9 @@ blueprint.register_error_handler(InvalidInput, from_invalid)
 
 @blueprint.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
-    return problem(exc.code or 500, exc.name, exc.description or exc.name,
-                   headers={k: v for k, v in exc.get_headers() if k.lower() != "content-type"})
+    # Its headers (Retry-After of a 429, Allow of a 405) but not its HTML content type.
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return problem(exc.code or 500, exc.name, exc.description or exc.name, headers=headers)
 
 
 @blueprint.route("/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

@@ -42,6 +42,7 @@ from scim2_server.service import ScimService
 from scim2_server.storage import SearchPage
 from scim2_server.utils import parametrize
 
+from scim_server.db import unavailable
 from scim_server.domain.errors import DomainError, InvalidInput, NotFound, RuleViolation, Severity
 from scim_server.domain.tokens import Principal
 from scim_server.scim import quirks
@@ -118,6 +119,14 @@ class AccountScimService(ScimService):
         if subject.user_id is None or subject.user_status in (None, "deleted"):
             raise NotFoundException(detail="This token is not bound to a user")
         return self.get_resource_type("User"), subject.user_id
+
+    def bulk_failure(self, outcome: dict[str, Any], exception: Exception) -> dict[str, Any]:
+        """A database fault (unreachable, a lock or statement timeout) fails the whole Bulk
+        with a 503, not the operation: the operations after it would meet it too, and the
+        request's transaction is rolled back, so the client retries the Bulk as it was."""
+        if unavailable(exception) is not None:
+            raise exception
+        return super().bulk_failure(outcome, exception)
 
     def error_response(self, exception: Exception) -> ScimResponse:
         """A 503 (the database busy, a resource under a storm of writes) says when to retry."""
