@@ -24,7 +24,7 @@ from scim_server.db import (
     once_more_if_dropped,
     reading,
 )
-from scim_server.headers import mark_private
+from scim_server.headers import allow_header, mark_private
 from scim_server.settings import Settings
 from scim_server.storage.schema import build_provider
 
@@ -197,7 +197,9 @@ def setup_health(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
-        return error_response(exc.code or 500, exc.description or exc.name, None)
+        response = error_response(exc.code or 500, exc.description or exc.name, None)
+        response.headers.update(allow_header(exc))
+        return response
 
     @app.errorhandler(OperationalError)
     def database_busy(exc: OperationalError) -> Response:

@@ -7,6 +7,7 @@ shows the same. None may be kept by a browser or proxy cache, nor sniffed into a
 from __future__ import annotations
 
 from flask import Response
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 PRIVATE_HEADERS = {
     "Cache-Control": "no-store",
@@ -19,3 +20,11 @@ def mark_private(response: Response) -> Response:
     for name, value in PRIVATE_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def allow_header(exc: HTTPException) -> dict[str, str]:
+    """The Allow header a 405 must carry (RFC 9110 §15.5.6), which werkzeug's exception holds
+    but a response built from it by hand loses."""
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        return {"Allow": ", ".join(exc.valid_methods)}
+    return {}

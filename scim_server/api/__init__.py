@@ -3,7 +3,7 @@ OpenAPI document. The app factory calls :func:`init_app` (or registers ``bluepri
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from scim_server.api import (  # noqa: F401  (register the operations)
@@ -22,6 +22,7 @@ from scim_server.api.problems import (
 )
 from scim_server.api.routing import blueprint
 from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation
+from scim_server.headers import allow_header
 
 __all__ = ["blueprint", "init_app"]
 
@@ -33,11 +34,29 @@ blueprint.register_error_handler(InvalidInput, from_invalid)
 
 @blueprint.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
-    return problem(exc.code or 500, exc.name, exc.description or exc.name)
+    return problem(exc.code or 500, exc.name, exc.description or exc.name,
+                   headers=allow_header(exc))
 
 
-@blueprint.route("/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@blueprint.route("/<path:_unknown>", methods=_METHODS)
 def _no_such_operation(_unknown: str) -> Response:
+    # This route takes every method of every path, so it also sees a known path asked with a
+    # method it does not have: that is a 405 with Allow (RFC 9110 §15.5.6), not a 404.
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in _METHODS:
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != request.endpoint:
+            allowed.append(method)
+    if allowed:
+        return problem(405, "Method Not Allowed", "This operation does not take this method.",
+                       headers={"Allow": ", ".join(allowed)})
     return problem(404, "Not Found", "There is no such operation in the admin API.")
 
 

@@ -64,3 +64,20 @@ def test_every_api_response_is_private(api: Api, app: Any, seed: Seed) -> None:
         anonymous.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"}),
     ):
         assert_private(response)
+
+
+def test_a_method_the_path_does_not_take_is_a_405_with_allow(api: Api, app: Any, seed: Seed) -> None:
+    for method, path, allowed in (("put", "/users", {"GET"}), ("put", "/openapi.json", {"GET"}),
+                                  ("delete", "/tokens", {"GET", "POST"})):
+        r = getattr(api, method)(path)
+        assert r.status_code == 405, (method, path, r.get_data(as_text=True))
+        assert r.content_type == "application/problem+json"
+        assert set(r.headers["Allow"].split(", ")) == allowed, (method, path, r.headers)
+    r = app.test_client().open("/api/v1/users", method="TRACE")
+    assert r.status_code == 405 and "GET" in r.headers["Allow"]
+    assert api.get("/no/such/thing").status_code == 404
+
+
+def test_a_row_id_past_64_bits_is_a_problem(api: Api) -> None:
+    r = api.get("/audit?before_id=57670148536057602048")
+    assert r.status_code == 400 and "before_id" in r.get_json()["errors"], r.get_data(as_text=True)

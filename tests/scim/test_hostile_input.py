@@ -197,3 +197,9 @@ def test_a_tampered_cursor_is_an_invalid_cursor(scim: ScimClient) -> None:
     assert_error(scim.get("/Users", query={"count": 1, "cursor": cursor[:-4]}), 400, {"invalidCursor"})
     assert_error(scim.get("/Users", query={"count": 1, "cursor": json.dumps({"d": "next"})}), 400,
                  {"invalidCursor"})
+
+
+def test_a_method_no_route_takes_is_a_405_with_allow(scim: ScimClient) -> None:
+    response = scim.request("TRACE", "/Users")
+    assert response.status_code == 405 and "GET" in response.headers["Allow"]
+    assert_private(response)
