@@ -35,6 +35,8 @@ from admin_ui.security import (
 )
 from scim_server.admission import admit
 from scim_server.db import describe, once_more_if_dropped, unavailable
+from scim_server.domain.text import unstorable
+from scim_server.headers import mark_private
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,10 @@ def before_request() -> Any:
         # Before anything else, including sign-in: a cross-site form must not even try.
         return render_error(400, i18n.gettext(
             "The form expired or was not sent by this page; reload the page and try again."))
+    if any(unstorable(value) for value in (*request.form.values(), *request.args.values())):
+        # A form's percent-escapes spell U+0000, which no page needs and PostgreSQL cannot store.
+        return render_error(400, i18n.gettext(
+            "The form holds a character that cannot be stored (U+0000); remove it and try again."))
     if endpoint in PUBLIC_ENDPOINTS:
         return None
     signed_in = once_more_if_dropped(g.db, lambda: load_signed_in(g.db))
@@ -91,9 +97,8 @@ def before_request() -> Any:
 @blueprint.after_request
 def security_headers(response: Response) -> Response:
     # The console shows tokens once and personal data: never cached, never framed.
-    response.headers.setdefault("Cache-Control", "no-store")
+    mark_private(response)
     response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault(
         "Content-Security-Policy",

@@ -66,6 +66,7 @@ FR: dict[str, str] = {
     # errors
     "The form expired or was not sent by this page; reload the page and try again.": "Le formulaire a expiré ou ne vient pas de cette page ; rechargez la page et réessayez.",
     "Not found in this account.": "Introuvable dans ce compte.",
+    "The form holds a character that cannot be stored (U+0000); remove it and try again.": "Le formulaire contient un caractère qui ne peut pas être enregistré (U+0000) ; retirez-le et réessayez.",
     "Something went wrong on our side; nothing was changed.": "Une erreur s'est produite de notre côté ; rien n'a été modifié.",
     "That request is not valid.": "Cette requête n'est pas valide.",
     "The database is unavailable right now; nothing was changed. Try again in a moment.": "La base de données est indisponible pour le moment ; rien n'a été modifié. Réessayez dans un instant.",

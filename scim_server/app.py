@@ -31,6 +31,7 @@ from scim_server.db import (
     reading,
     unavailable,
 )
+from scim_server.headers import mark_private
 from scim_server.settings import Settings
 from scim_server.storage.schema import build_provider
 
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 # most a throttled last-used time, which it may skip. (The UI's OIDC callback, a GET, signs in
 # and records activity: the UI keeps the default.)
 READING_PREFIXES = ("/scim/", "/api/")
+# The doors of account data that are not the admin UI (which sends the same headers itself).
+PRIVATE_PREFIXES = ("/scim/", "/api/")
 
 # Liveness: the process answers; it opens no session and never waits for the database, so a
 # database outage does not get every pod restarted (which would not cure it).
@@ -56,6 +59,7 @@ ErrorPage = Callable[[int, str], Response]
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    setup_private_headers(app)
     setup_config(app, settings)
     setup_database(app, settings, engine)
     setup_rate_limits(app, settings)
@@ -65,6 +69,18 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     setup_health(app)
     setup_proxy(app, settings)
     return app
+
+
+def setup_private_headers(app: Flask) -> None:
+    """The SCIM and admin API doors send the admin UI's no-store/nosniff headers (see
+    ``headers``). Registered first, so it runs last: it also covers the error responses that
+    later hooks (the transaction's commit) put in place of a view's."""
+
+    @app.after_request
+    def private_headers(response: Response) -> Response:
+        if request.path.startswith(PRIVATE_PREFIXES):
+            mark_private(response)
+        return response
 
 
 def setup_config(app: Flask, settings: Settings) -> None:
@@ -208,7 +224,8 @@ def setup_scim(app: Flask, settings: Settings) -> None:
     }
     provider = build_provider(overrides)
     storage = RuledScimStorage(session=lambda: g.db, account_id=lambda: g.account.id)
-    server = AccountScimServer(storage, provider, secret=settings.effective_secret_key)
+    server = AccountScimServer(storage, provider, secret=settings.effective_secret_key,
+                               account_id=lambda: g.account.id)
     server.init_app(app)
     app.extensions["scim_provider"] = provider
 

@@ -3,7 +3,7 @@ OpenAPI document. The app factory calls :func:`init_app` (or registers ``bluepri
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from scim_server.api import (  # noqa: F401  (register the operations)
@@ -38,8 +38,25 @@ def _http_error(exc: HTTPException) -> Response:
     return problem(exc.code or 500, exc.name, exc.description or exc.name, headers=headers)
 
 
-@blueprint.route("/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@blueprint.route("/<path:_unknown>", methods=_METHODS)
 def _no_such_operation(_unknown: str) -> Response:
+    # This route takes every method of every path, so it also sees a known path asked with a
+    # method it does not have: that is a 405 with Allow (RFC 9110 §15.5.6), not a 404.
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in _METHODS:
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != request.endpoint:
+            allowed.append(method)
+    if allowed:
+        return problem(405, "Method Not Allowed", "This operation does not take this method.",
+                       headers={"Allow": ", ".join(allowed)})
     return problem(404, "Not Found", "There is no such operation in the admin API.")
 
 

@@ -54,12 +54,26 @@ def build_document() -> dict[str, Any]:
         else:
             responses["204"] = {"description": "Done"}
         responses["400"] = {"description": "Invalid input", "content": PROBLEM}
+        if op.raw:
+            # RFC 6749 §5.2: the token endpoint's errors are OAuth error bodies, not problems.
+            responses["400"] = {"description": "An OAuth 2.0 error (RFC 6749 §5.2)",
+                                "content": {"application/json": {"schema": {"type": "object"}}}}
         if not op.public:
             responses["401"] = {"description": "Missing or bad credentials", "content": PROBLEM}
             responses["403"] = {"description": "Not an Admin, or refused by a rule",
                                 "content": PROBLEM}
+        if op.raw:
+            # RFC 6749 §5.2: invalid_client is a 401 (an OAuth error body, not a problem).
+            responses["401"] = {"description": "Unknown client or bad secret",
+                                "content": {"application/json": {"schema": {"type": "object"}}}}
+        else:
+            # Any operation can name what is not in the account: an id in its path, query or
+            # body, or a token (an invitation, a confirmation link).
+            responses["404"] = {"description": "Not found in this account", "content": PROBLEM}
         if op.rules:
             responses["409"] = {"description": "Refused by a rule", "content": PROBLEM}
+        if op.body is not None or op.raw:
+            responses["413"] = {"description": "Request body too large", "content": PROBLEM}
         entry: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
                                  "operationId": f"{op.method.lower()}_{path}",
                                  "parameters": params, "responses": responses}

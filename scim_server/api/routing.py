@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import Schema, ValidationError
 
 from scim_server.api.problems import ApiProblem
+from scim_server.domain.text import unstorable
 
 blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -55,6 +56,12 @@ def _read_json() -> Any:
 def _load(schema_cls: type[Schema], data: Any, where: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiProblem(400, "Invalid input", f"The {where} must be a JSON object.")
+    # Marshmallow lets both through any string field, and a notifications dict holds anything.
+    errors = {str(key): [reason] for key, value in data.items()
+              if (reason := unstorable(key) or unstorable(value)) is not None}
+    if errors:
+        raise ApiProblem(400, "Invalid input", f"The {where} does not match its schema.",
+                         errors=errors)
     try:
         return schema_cls().load(data)  # type: ignore[no-any-return]
     except ValidationError as exc:

@@ -19,6 +19,10 @@ class Strict(Schema):
         unknown = RAISE
 
 
+# Row ids are SQL BIGINTs: a larger number fails in the driver (a 500), so the schema bounds it.
+MAX_ROW_ID = 2**63 - 1
+
+
 def _limit(default: int = 50) -> fields.Integer:
     return fields.Integer(load_default=default, validate=validate.Range(1, 500))
 
@@ -122,7 +126,7 @@ class EnableRequest(Strict):
 
 class AuditQuery(Strict):
     limit = _limit(100)
-    before_id = fields.Integer(validate=validate.Range(min=1))
+    before_id = fields.Integer(validate=validate.Range(1, MAX_ROW_ID))
     target_type = Str(validate=validate.Length(1, 30))
     target_id = Str(validate=validate.Length(1, 64))
     action = Str(validate=validate.Length(1, 60))
@@ -149,7 +153,7 @@ class OAuthClientCreate(Strict):
 
 
 class OutboxQuery(Strict):
-    after_id = fields.Integer(validate=validate.Range(min=0))
+    after_id = fields.Integer(validate=validate.Range(0, MAX_ROW_ID))
     limit = _limit(100)
 
 

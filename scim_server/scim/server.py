@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
@@ -25,8 +26,10 @@ class _HeaderRequest:
 class AccountScimServer(ScimServer):
     """Serves ``/scim/v2`` for the account of the presented SCIM token."""
 
-    def __init__(self, storage: SqlScimStorage, provider: ScimProvider, *, secret: str) -> None:
-        super().__init__(storage, provider, service=AccountScimService(provider, secret=secret))
+    def __init__(self, storage: SqlScimStorage, provider: ScimProvider, *, secret: str,
+                 account_id: Callable[[], str] | None = None) -> None:
+        service = AccountScimService(provider, secret=secret, account_id=account_id)
+        super().__init__(storage, provider, service=service)
         self.protector = make_protector(("scim",), realm="SCIM")
 
     def init_app(self, app: Flask) -> None:

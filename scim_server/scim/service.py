@@ -7,6 +7,7 @@ bodies); this subclass only adds what an account-scoped server needs.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -50,6 +51,10 @@ from scim_server.scim import quirks
 # pydantic appends a documentation link to its messages: not for an API client.
 _PYDANTIC_NOISE = re.compile(r"\n\s*For further information visit \S+")
 
+# The largest LIMIT/OFFSET both engines take (a signed 64-bit integer); past it the driver or
+# the server fails, so a startIndex or count beyond it is refused instead of answered 500.
+MAX_PAGE_NUMBER = 2**63 - 1
+
 # RFC 7644 §3.12 scimType for each family of rule refusal.
 _SCIM_TYPES = {Severity.INVALID: "invalidValue", Severity.FORBIDDEN: None, Severity.CONFLICT: None}
 
@@ -76,9 +81,11 @@ def scim_exception_of(error: DomainError) -> SCIMException:
 class AccountScimService(ScimService):
     """A ScimService whose subject is a :class:`~scim_server.auth.Principal` (a SCIM token)."""
 
-    def __init__(self, provider: ScimProvider, *, secret: str | bytes | None = None) -> None:
+    def __init__(self, provider: ScimProvider, *, secret: str | bytes | None = None,
+                 account_id: Callable[[], str] | None = None) -> None:
         super().__init__(provider, secret=secret)
         self._message_types = self._hold_message_types()
+        self._account_id = account_id
 
     def _hold_message_types(self) -> list[Any]:
         """Build once, and keep alive, the message classes the service parametrises per request.
@@ -179,6 +186,25 @@ class AccountScimService(ScimService):
         if quirks.holds_nul(payload):
             raise InvalidValueException(detail="Strings may not contain the NUL character (U+0000)")
         return super().read_search(resource_types, payload)
+
+    def _bound_count(self, search_request: SearchRequest[Any]) -> None:
+        for name, value in (("startIndex", search_request.start_index),
+                            ("count", search_request.count)):
+            if value is not None and value > MAX_PAGE_NUMBER:
+                raise InvalidValueException(detail=f"{name} may be at most {MAX_PAGE_NUMBER}")
+        super()._bound_count(search_request)
+
+    def _query_digest(  # type: ignore[override]
+        self, resource_types: list[ResourceType], search_request: SearchRequest[Any]
+    ) -> str:
+        """The query a cursor belongs to includes the account: the cursor is sealed (AES-GCM)
+        with its query, so another account's token opening it fails as ``invalidCursor``
+        (RFC 9865) instead of paging its own rows from a position it never issued."""
+        digest = ScimService._query_digest(resource_types, search_request)
+        if self._account_id is None:
+            return digest
+        bound = f"{self._account_id()}\n{digest}".encode()
+        return hashlib.sha256(bound).hexdigest()[:32]
 
     def _known_schemas(self) -> frozenset[str]:
         known = getattr(self, "_known", None)

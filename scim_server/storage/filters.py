@@ -85,14 +85,29 @@ class Uncomparable(ValueError):
     """A string the policy cannot prepare: it equals no other value (only ``ne`` holds)."""
 
 
+class OutOfRange(ValueError):
+    """A dateTime valid where it was written whose UTC form falls outside years 1-9999 (e.g.
+    9999-12-31T23:59:59-05:00): neither engine nor Python can hold it."""
+
+
+# The SQL of a filter is one flat AND/OR chain per level, which SQLite parses into a tree one
+# level deeper per term: past about 490 terms it refuses the statement (maximum depth 1000).
+# scim2-models already bounds the nesting (32); this bounds the width, the same on both engines,
+# far above what identity providers send.
+MAX_FILTER_TERMS = 200
+
+
 def comparable(binding: AttributeBinding, kind: str, value: Any) -> Any:
     """The stored form of a value of an attribute, as the search document and the columns hold it."""
     if value is None:
         return None
-    if kind == "dt" and isinstance(value, dt.datetime):
-        return iso_utc(value)
-    if kind == "dtcol" and isinstance(value, dt.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    if kind in ("dt", "dtcol") and isinstance(value, dt.datetime):
+        try:
+            if kind == "dt":
+                return iso_utc(value)
+            return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise OutOfRange(f"{value.isoformat()} is outside years 1-9999 in UTC") from exc
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, str):
@@ -140,13 +155,13 @@ def _normalised(model: type[BaseModel], field_name: str, value: Any) -> Any:
                     entry[alias(type(item), sub)] = comparable(
                         sub_binding, kind_of(sub_binding.target_type), sub_value
                     )
-                except Uncomparable:
+                except (Uncomparable, OutOfRange):
                     continue
             out.append(entry)
         else:
             try:
                 out.append(comparable(binding, kind_of(binding.target_type), item))
-            except Uncomparable:
+            except (Uncomparable, OutOfRange):
                 continue
     if not isinstance(value, list):
         return out[0] if out else None
@@ -226,6 +241,8 @@ def compare(
         key = comparable(binding, kind, value)
     except Uncomparable:
         return sa.true() if op == CompareOperator.ne else sa.false()
+    except OutOfRange as exc:
+        raise InvalidFilterException(detail=str(exc)) from None
     if op in (CompareOperator.co, CompareOperator.sw, CompareOperator.ew):
         if kind != "str" or not isinstance(key, str):
             return sa.false()
@@ -409,6 +426,40 @@ def _is_extension(model: Any) -> bool:
 # --- the compiler ---------------------------------------------------------------------------
 
 
+def check_filter(root: FilterNode) -> None:
+    """Refuse what no engine can run: more than MAX_FILTER_TERMS comparisons (see there), or a
+    lone surrogate, which the grammar's JSON escapes can spell ("\\ud800") but which is no
+    Unicode text: nothing stored equals it and neither driver can even send it."""
+    terms, pending = 0, [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, LogicalExpr):
+            pending.extend(node.terms)
+        elif isinstance(node, Not):
+            pending.append(node.expr)
+        elif isinstance(node, ValuePath):
+            pending.append(node.val_filter)
+        else:
+            terms += 1
+            value = getattr(node, "value", None)
+            if isinstance(value, str) and not _is_text(value):
+                raise InvalidFilterException(
+                    detail="a filter value is not valid Unicode text (a lone surrogate)"
+                )
+    if terms > MAX_FILTER_TERMS:
+        raise InvalidFilterException(
+            detail=f"the filter has {terms} comparisons; at most {MAX_FILTER_TERMS} are allowed"
+        )
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class SqlFilter(FilterVisitor[Predicate]):
     """A filter tree compiled to one SQL predicate over a resource type (RFC 7644 §3.4.2.2).
 
@@ -426,6 +477,7 @@ class SqlFilter(FilterVisitor[Predicate]):
         from scim2_server.utils import parametrize
 
         bound = parametrize(ScimFilter, context.model)(expression)
+        check_filter(bound.ast)
         return cls(context, bound).visit(bound.ast)
 
     def visit_comparison(self, node: Comparison) -> Predicate:

@@ -53,6 +53,7 @@ from scim_server.storage.filters import (
     SqlFilter,
     Uncomparable,
     binding_of,
+    check_filter,
     comparable,
     eq_terms,
 )
@@ -334,6 +335,9 @@ class SqlScimStorage(AccountScope, ScimStorage):
 
         A search of one resource type is one statement (its rows, their groups, the total);
         a root search pages both types as one collection (``_search_union``)."""
+        if search_request.filter is not None:
+            # Before the exact lookups too, which bind the filter's value without compiling it.
+            check_filter(search_request.filter.ast)
         if len(resource_types) != 1 or not self.fast_paths:
             return self._search_union(resource_types, search_request, position)
         resource_type = resource_types[0]
