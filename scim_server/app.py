@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 # and records activity: the UI keeps the default.)
 READING_PREFIXES = ("/scim/", "/api/")
 # The doors of account data that are not the admin UI (which sends the same headers itself).
-PRIVATE_PREFIXES = ("/scim/", "/api/")
+PRIVATE_PREFIXES = ("/scim/", "/api/", "/platform/")
 
 # Liveness: the process answers; it opens no session and never waits for the database, so a
 # database outage does not get every pod restarted (which would not cure it).

@@ -20,6 +20,7 @@ from scim_server.domain import accounts as operator
 from scim_server.domain.accounts import DEFAULT_PLAN, OPERATOR, open_account, set_rate_limit
 from scim_server.domain.credentials import issue_credential, revoke_credential
 from scim_server.domain.errors import DomainError
+from scim_server.domain.operators import issue_operator_token, revoke_operator_token
 from scim_server.migrate import upgrade
 from scim_server.settings import Settings, SettingsError
 from scim_server.storage.models import Account, Credential, User
@@ -99,12 +100,12 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     settings = _settings()
     with _session(settings) as session:
         account = _account(session, args.account)
-        query = select(User).where(User.account_id == account.id, User.status == "active")
         if args.user:
-            query = query.where(func.lower(User.email) == args.user.lower())
+            user = session.scalars(select(User).where(
+                User.account_id == account.id, User.status == "active",
+                func.lower(User.email) == args.user.lower())).first()
         else:
-            query = query.where(User.user_type == "Admin").order_by(User.created_at, User.id)
-        user = session.scalars(query).first()
+            user = operator.first_admin(session, account)
         if user is None:
             raise CliError(
                 f"No active user {args.user!r} in {account.name!r}" if args.user
@@ -170,21 +171,19 @@ def _operated(session: Session, name: str) -> Account:
 
 def _overview(session: Session, settings: Settings, account: Account) -> dict[str, Any]:
     (seen,) = operator.account_overviews(session, account)
+    view = operator.account_view(seen)
     return {
-        "name": account.name,
-        "account_id": account.id,
-        "status": account.status,
-        "plan": account.plan,
-        "domains": list(account.domains),
-        "seats": f"{account.paying_active}/{account.seats_limit}",
-        "operators": f"{account.operators_used}/{account.operators_limit}",
-        "users": seen.users,
+        "name": view["name"], "account_id": view["id"], "status": view["status"],
+        "plan": view["plan"], "domains": view["domains"],
+        "seats": f"{view['seats_used']}/{view['seats_limit']}",
+        "operators": f"{view['operators_used']}/{view['operators_limit']}",
+        "users": view["users"],
         "rate_limit_per_second": settings.rate_limit_per_second
-        if account.rate_limit_per_second is None else account.rate_limit_per_second,
+        if view["rate_limit_per_second"] is None else view["rate_limit_per_second"],
         "rate_limit_burst": settings.rate_limit_burst
-        if account.rate_limit_burst is None else account.rate_limit_burst,
-        "last_scim_activity": seen.last_scim_activity.isoformat()
-        if seen.last_scim_activity else None,
+        if view["rate_limit_burst"] is None else view["rate_limit_burst"],
+        "last_scim_activity": view["last_scim_activity"].isoformat()
+        if view["last_scim_activity"] else None,
     }
 
 
@@ -286,6 +285,25 @@ def cmd_plan_update(args: argparse.Namespace) -> int:
         session.commit()
         _print({"name": plan.name, "seats": plan.seats_limit,
                 "operators": plan.operators_limit}, args.json)
+    return 0
+
+
+def cmd_operator_token_create(args: argparse.Namespace) -> int:
+    with _session(_settings()) as session:
+        token, secret = issue_operator_token(session, name=args.name)
+        session.commit()
+        _print({"token": secret, "token_id": token.id}, args.json)
+    return 0
+
+
+def cmd_operator_token_revoke(args: argparse.Namespace) -> int:
+    with _session(_settings()) as session:
+        try:
+            token = revoke_operator_token(session, args.token_id)
+        except DomainError as exc:
+            raise CliError(exc.message) from None
+        session.commit()
+        _print({"token_id": token.id, "revoked": True}, args.json)
     return 0
 
 
@@ -424,6 +442,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--operators", type=int)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan_update)
+
+    tokens = sub.add_parser("operator-token", help="the platform API's tokens").add_subparsers(
+        dest="operator_token_command", required=True
+    )
+    p = tokens.add_parser("create", help="issue an operator token (shown once)")
+    p.add_argument("--name", help="a label for the token")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_operator_token_create)
+    p = tokens.add_parser("revoke", help="revoke an operator token")
+    p.add_argument("token_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_operator_token_revoke)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     p = db.add_parser("upgrade", help="apply the migrations")

@@ -10,7 +10,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-TOKEN_PREFIXES = {"scim": "scim_", "api": "sapi_", "oauth": "soac_"}
+TOKEN_PREFIXES = {"scim": "scim_", "api": "sapi_", "oauth": "soac_", "operator": "sop_"}
 
 _hasher = PasswordHasher()
 

@@ -10,6 +10,7 @@ from scim_server.api import (  # noqa: F401  (register the operations)
     auth,
     hub,  # noqa: F401  (the hub's operations)
     openapi,
+    platform,
     views,
 )
 from scim_server.api.problems import (
@@ -67,3 +68,4 @@ def init_app(app: Flask) -> None:
     """Register the API and its OAuth 2.0 token endpoint on ``app``."""
     auth.init_oauth(app)
     app.register_blueprint(blueprint)
+    platform.init_app(app)

@@ -12,13 +12,13 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import jsonify
 
 from scim_server.api import schemas as s
-from scim_server.api.routing import OPERATIONS, operation
+from scim_server.api.routing import ADMIN, Door, operation
 
 _PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 PROBLEM = {"application/problem+json": {"schema": "Problem"}}
 
 
-def _resolver(schema: Any) -> str:
+def schema_name(schema: Any) -> str:
     cls = schema if isinstance(schema, type) else type(schema)
     return cls.__name__
 
@@ -26,7 +26,7 @@ def _resolver(schema: Any) -> str:
 @lru_cache(maxsize=1)
 def build_document() -> dict[str, Any]:
     spec = APISpec(title="SCIM server admin API", version="1", openapi_version="3.1.0",
-                   plugins=[MarshmallowPlugin(schema_name_resolver=_resolver)],
+                   plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)],
                    info={"description": "Admin JSON API: users, lifecycle, resources, audit "
                                         "log and tokens. Errors are RFC 9457 problem bodies; "
                                         "account rule refusals carry `rule`."},
@@ -35,9 +35,14 @@ def build_document() -> dict[str, Any]:
     spec.components.security_scheme("oauth2", {"type": "oauth2", "flows": {
         "clientCredentials": {"tokenUrl": "/api/v1/oauth/token", "scopes": {"api": "admin API"}}
     }})
+    return document_of(spec, ADMIN, [{"bearer": []}, {"oauth2": ["api"]}])
+
+
+def document_of(spec: APISpec, door: Door, security: list[dict[str, Any]]) -> dict[str, Any]:
+    """The operations of ``door`` as OpenAPI paths, with their problem answers."""
     spec.components.schema("Problem", schema=s.Problem)
     paths: dict[str, dict[str, Any]] = {}
-    for op in OPERATIONS:
+    for op in door.operations:
         path = _PATH_PARAM.sub(r"{\1}", op.rule)
         params: list[dict[str, Any]] = [
             {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -90,7 +95,7 @@ def build_document() -> dict[str, Any]:
                         "client_id": {"type": "string"}, "client_secret": {"type": "string"},
                         "scope": {"type": "string"}},
                     "required": ["grant_type"]}}}}
-        entry["security"] = [] if op.public else [{"bearer": []}, {"oauth2": ["api"]}]
+        entry["security"] = [] if op.public else security
         paths.setdefault(path, {})[op.method.lower()] = entry
     for path, ops in paths.items():
         spec.path(path=path, operations=ops)

@@ -1,6 +1,7 @@
-"""The blueprint, and the ``operation`` decorator: parse and validate the query and the body
-with their schemas, call the view, dump its result with the response schema, and record the
-operation for the OpenAPI document."""
+"""A JSON door (the admin API, the platform API): its blueprint, and its ``operation``
+decorator: parse and validate the query and the body with their schemas, call the view, dump
+its result with the response schema, and record the operation for the door's OpenAPI
+document."""
 
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ from marshmallow import Schema, ValidationError
 from scim_server.api.problems import ApiProblem
 from scim_server.domain.text import unstorable
 
-blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1")
-
 
 @dataclass
 class Operation:
@@ -32,10 +31,6 @@ class Operation:
     public: bool
     rules: tuple[str, ...] = field(default_factory=tuple)
     raw: bool = False
-
-
-OPERATIONS: list[Operation] = []
-PUBLIC_ENDPOINTS: set[str] = set()
 
 
 def _read_json() -> Any:
@@ -69,45 +64,58 @@ def _load(schema_cls: type[Schema], data: Any, where: str) -> dict[str, Any]:
                          errors=exc.normalized_messages()) from None
 
 
-def operation(rule: str, method: str, *, summary: str, tag: str,
-              body: type[Schema] | None = None, query: type[Schema] | None = None,
-              response: type[Schema] | None = None, status: int = 200, public: bool = False,
-              rules: tuple[str, ...] = (), raw: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(view)
-        def wrapper(**path: Any) -> Any:
-            kwargs: dict[str, Any] = dict(path)
-            if raw:  # the view reads the request itself (the form-encoded OAuth endpoint)
-                return view(**kwargs)
-            if query is not None:
-                repeated = [k for k in request.args if len(request.args.getlist(k)) > 1]
-                if repeated:
-                    raise ApiProblem(400, "Invalid input", "A query parameter is repeated.",
-                                     errors={k: ["Repeated."] for k in repeated})
-                args = dict(request.args.items())
-                kwargs["query"] = _load(query, args, "query string")
-            elif request.args:
-                raise ApiProblem(400, "Invalid input", "This operation takes no query parameters.",
-                                 errors={k: ["Unknown field."] for k in request.args})
-            if body is not None:
-                kwargs["body"] = _load(body, _read_json(), "body")
-            elif method in ("POST", "PUT", "PATCH", "DELETE") and _read_json() not in ({}, None):
-                raise ApiProblem(400, "Invalid input", "This operation takes no body.")
-            result = view(**kwargs)
-            if isinstance(result, Response):
-                return result
-            if response is None:
-                return Response(status=status if status != 200 else 204)
-            resp = jsonify(response().dump(result))
-            resp.status_code = status
-            return resp
+class Door:
+    """One JSON API under its own prefix: its blueprint, operations and public endpoints."""
 
-        endpoint = f"{view.__name__}"
-        blueprint.add_url_rule(rule, endpoint=endpoint, view_func=wrapper, methods=[method])
-        if public:
-            PUBLIC_ENDPOINTS.add(f"{blueprint.name}.{endpoint}")
-        OPERATIONS.append(Operation(rule, method, summary, tag, body, query, response, status,
-                                    public, rules, raw))
-        return wrapper
+    def __init__(self, name: str, prefix: str) -> None:
+        self.blueprint = Blueprint(name, __name__, url_prefix=prefix)
+        self.operations: list[Operation] = []
+        self.public_endpoints: set[str] = set()
 
-    return decorator
+    def operation(self, rule: str, method: str, *, summary: str, tag: str,
+                  body: type[Schema] | None = None, query: type[Schema] | None = None,
+                  response: type[Schema] | None = None, status: int = 200, public: bool = False,
+                  rules: tuple[str, ...] = (), raw: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @wraps(view)
+            def wrapper(**path: Any) -> Any:
+                kwargs: dict[str, Any] = dict(path)
+                if raw:  # the view reads the request itself (the form-encoded OAuth endpoint)
+                    return view(**kwargs)
+                if query is not None:
+                    repeated = [k for k in request.args if len(request.args.getlist(k)) > 1]
+                    if repeated:
+                        raise ApiProblem(400, "Invalid input", "A query parameter is repeated.",
+                                         errors={k: ["Repeated."] for k in repeated})
+                    args = dict(request.args.items())
+                    kwargs["query"] = _load(query, args, "query string")
+                elif request.args:
+                    raise ApiProblem(400, "Invalid input", "This operation takes no query parameters.",
+                                     errors={k: ["Unknown field."] for k in request.args})
+                if body is not None:
+                    kwargs["body"] = _load(body, _read_json(), "body")
+                elif method in ("POST", "PUT", "PATCH", "DELETE") and _read_json() not in ({}, None):
+                    raise ApiProblem(400, "Invalid input", "This operation takes no body.")
+                result = view(**kwargs)
+                if isinstance(result, Response):
+                    return result
+                if response is None:
+                    return Response(status=status if status != 200 else 204)
+                resp = jsonify(response().dump(result))
+                resp.status_code = status
+                return resp
+
+            endpoint = f"{view.__name__}"
+            self.blueprint.add_url_rule(rule, endpoint=endpoint, view_func=wrapper, methods=[method])
+            if public:
+                self.public_endpoints.add(f"{self.blueprint.name}.{endpoint}")
+            self.operations.append(Operation(rule, method, summary, tag, body, query, response, status,
+                                        public, rules, raw))
+            return wrapper
+
+        return decorator
+
+
+ADMIN = Door("api_v1", "/api/v1")
+blueprint, operation = ADMIN.blueprint, ADMIN.operation
+OPERATIONS, PUBLIC_ENDPOINTS = ADMIN.operations, ADMIN.public_endpoints

@@ -220,14 +220,32 @@ def set_account_status(session: Session, account: Account, status: str, *,
 
 def delete_account(session: Session, account: Account) -> None:
     """Erase the account and every row of it, in the caller's transaction. Every table but
-    ``accounts`` and ``plans`` has an ``account_id`` (``tests/domain/test_accounts_product.py``
-    holds that), so a table added later is erased too."""
+    the operator's (``accounts``, ``plans``, ``operator_tokens``) has an ``account_id``
+    (``tests/scim/test_accounts_product.py`` holds that), so a table added later is erased
+    too."""
     account_id = account.id
     session.expunge(account)
     for table in reversed(metadata.sorted_tables):
         if "account_id" in table.c:
             session.execute(sa.delete(table).where(table.c.account_id == account_id))
     session.execute(sa.delete(Account).where(Account.id == account_id))
+
+
+def account_view(overview: AccountOverview) -> dict[str, Any]:
+    """What the operator's doors show of an account (the command line and the platform API).
+    A rate limit of None is the server's default."""
+    account = overview.account
+    return {
+        "id": account.id, "name": account.name, "status": account.status, "plan": account.plan,
+        "domains": list(account.domains or []),
+        "seats_used": account.paying_active, "seats_limit": account.seats_limit,
+        "operators_used": account.operators_used, "operators_limit": account.operators_limit,
+        "users": overview.users,
+        "rate_limit_per_second": account.rate_limit_per_second,
+        "rate_limit_burst": account.rate_limit_burst,
+        "created_at": account.created_at, "suspended_at": account.suspended_at,
+        "last_scim_activity": overview.last_scim_activity,
+    }
 
 
 @dataclass(frozen=True)
@@ -237,8 +255,10 @@ class AccountOverview:
     last_scim_activity: Any  # datetime | None
 
 
-def account_overviews(session: Session, account: Account | None = None) -> list[AccountOverview]:
-    """Each account (or the one given) with its usage and its last SCIM request."""
+def account_overviews(session: Session, account: Account | None = None, *,
+                      after: str | None = None, limit: int | None = None) -> list[AccountOverview]:
+    """Each account by name (or the one given; or ``limit`` of them after the name ``after``)
+    with its usage and its last SCIM request."""
     users = (select(func.count()).select_from(User)
              .where(User.account_id == Account.id, User.status != "deleted").scalar_subquery())
     last_scim = (select(func.max(Credential.last_used_at))
@@ -247,4 +267,16 @@ def account_overviews(session: Session, account: Account | None = None) -> list[
     query = select(Account, users, last_scim).order_by(Account.name)
     if account is not None:
         query = query.where(Account.id == account.id)
+    if after is not None:
+        query = query.where(Account.name > after)
+    if limit is not None:
+        query = query.limit(limit)
     return [AccountOverview(row[0], row[1], row[2]) for row in session.execute(query)]
+
+
+def first_admin(session: Session, account: Account) -> User | None:
+    """The account's longest-standing active Admin: the holder of tokens the operator issues."""
+    return session.scalars(
+        select(User).where(User.account_id == account.id, User.status == "active",
+                           User.user_type == "Admin").order_by(User.created_at, User.id)
+    ).first()

@@ -147,6 +147,20 @@ class Invitation(Base):
     accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class OperatorToken(Base):
+    """A token of the platform operator (the platform API): of no account, valid on
+    ``/platform/v1`` only. Only the SHA-256 of the secret is kept."""
+
+    __tablename__ = "operator_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class OAuthClient(Base):
     """An OAuth 2.0 client (client credentials grant) acting as one admin of the account.
 

@@ -51,10 +51,17 @@ def _rows(app: Flask, account_id: str) -> dict[str, int]:
                 for t in metadata.sorted_tables if "account_id" in t.c}
 
 
-def test_every_table_but_accounts_and_plans_names_its_account() -> None:
+def test_every_table_but_the_operators_names_its_account() -> None:
     # Deletion erases by account_id: a table without one would keep an erased account's rows.
     assert {t.name for t in metadata.sorted_tables if "account_id" not in t.c} == {
-        "accounts", "plans"}
+        "accounts", "plans", "operator_tokens"}
+
+
+def test_operator_tokens_are_issued_once_and_revoked_by_the_command_line(cli: Any) -> None:
+    status, issued = cli("operator-token", "create", "--name", "billing", "--json")
+    assert status == 0 and issued["token"].startswith("sop_")
+    assert cli("operator-token", "revoke", issued["token_id"], "--json")[1]["revoked"] is True
+    assert cli("operator-token", "revoke", "nope")[0] == 1
 
 
 def test_account_create_prints_what_init_prints_and_list_shows_usage(cli: Any) -> None:
