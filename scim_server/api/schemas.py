@@ -59,6 +59,21 @@ class InviteRequest(Strict):
     display_name = Str(validate=validate.Length(1, 400))
 
 
+def _domains(**kw: object) -> fields.List:
+    return fields.List(Str(validate=validate.Length(1, 253)), validate=validate.Length(max=200),
+                       **kw)  # type: ignore[arg-type]
+
+
+class AccountSettingsPatch(Strict):
+    display_name = Str(allow_none=True, validate=validate.Length(max=200))
+    domains = _domains()
+    guest_allowlist = _domains(allow_none=True,
+                               metadata={"description": "null: every domain not denied"})
+    guest_denylist = _domains()
+    default_user_type = Str(validate=validate.Length(1, 40),
+                            metadata={"description": "Member or Viewer"})
+
+
 class TokenRequest(Strict):
     token = Str(required=True, validate=validate.Length(10, 200))
 
@@ -253,6 +268,20 @@ class AuditOut(Schema):
 class AuditListOut(Schema):
     entries = fields.List(fields.Nested(AuditOut))
     next_before_id = fields.Integer(allow_none=True)
+
+
+class AccountSettingsOut(Schema):
+    name = Str()
+    display_name = Str()
+    domains = fields.List(Str())
+    guest_allowlist = fields.List(Str(), allow_none=True)
+    guest_denylist = fields.List(Str())
+    default_user_type = Str()
+    plan = Str()
+    seats_used = fields.Integer()
+    seats_limit = fields.Integer()
+    operators_used = fields.Integer()
+    operators_limit = fields.Integer()
 
 
 class TokenOut(Schema):

@@ -11,13 +11,13 @@ from sqlalchemy import select
 from scim_server.api import schemas as s
 from scim_server.api.auth import oauth_server
 from scim_server.api.routing import operation
-from scim_server.domain import audit, resources, tokens, users
+from scim_server.domain import accounts, audit, resources, tokens, users
 from scim_server.domain.directory import list_users
 from scim_server.domain.documents import read_profile
 from scim_server.domain.mail import Mailer, mailer_for
 from scim_server.settings import Settings
 from scim_server.storage.domain_tables import OutboxEmail
-from scim_server.storage.models import User
+from scim_server.storage.models import Account, User
 
 USERS, RES, AUDIT, TOKENS, MISC = "users", "resources", "audit", "tokens", "misc"
 
@@ -54,6 +54,28 @@ def user_out(user: User) -> dict[str, Any]:
                               if user.last_activity_at is None else None),
         "created_at": user.created_at, "modified_at": user.modified_at,
     }
+
+
+# --- the account's settings ----------------------------------------------------------------------
+
+@operation("/account", "GET", summary="The account's settings, and its plan and usage (read only)",
+           tag=MISC, response=s.AccountSettingsOut)
+def get_account_settings() -> dict[str, Any]:
+    return accounts.account_settings(_own_account())
+
+
+@operation("/account", "PATCH", summary="Change the account's display name, domains, guest "
+           "allowlist and denylist, or default type of SCIM creates", tag=MISC,
+           body=s.AccountSettingsPatch, response=s.AccountSettingsOut,
+           rules=("account.default_type",))
+def patch_account_settings(body: dict[str, Any]) -> dict[str, Any]:
+    account = accounts.update_account_settings(g.db, _own_account(), actor=g.actor, **body)
+    return accounts.account_settings(account)
+
+
+def _own_account() -> Any:
+    # g.account is the copy read with the credential; a change needs the session's row.
+    return g.db.get(Account, g.account.id)
 
 
 # --- users -------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ written through the records API, the creation audited.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from scim_server.domain import users as user_rules
 from scim_server.domain.actors import Actor
 from scim_server.domain.audit import record_audit
 from scim_server.domain.credentials import issue_credential
-from scim_server.domain.errors import NotFound, RuleViolation, Severity
+from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
 from scim_server.security import hash_password
 from scim_server.storage.all_models import metadata
 from scim_server.storage.conversion import user_fields
@@ -280,3 +281,70 @@ def first_admin(session: Session, account: Account) -> User | None:
         select(User).where(User.account_id == account.id, User.status == "active",
                            User.user_type == "Admin").order_by(User.created_at, User.id)
     ).first()
+
+
+# --- the account's own settings (its Admins) -----------------------------------------------------
+
+SCIM_DEFAULT_TYPES = ("Member", "Viewer")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def account_settings(account: Account) -> dict[str, Any]:
+    return {
+        "name": account.name, "display_name": account.display_name or account.name,
+        "domains": list(account.domains or []),
+        "guest_allowlist": None if account.guest_allowlist is None
+        else list(account.guest_allowlist),
+        "guest_denylist": list(account.guest_denylist or []),
+        "default_user_type": account.default_user_type,
+        "plan": account.plan, "seats_used": account.paying_active,
+        "seats_limit": account.seats_limit, "operators_used": account.operators_used,
+        "operators_limit": account.operators_limit,
+    }
+
+
+def _domain_list(field: str, values: Sequence[str]) -> list[str]:
+    cleaned = list(dict.fromkeys(v.strip().lower().rstrip(".") for v in values if v.strip()))
+    for value in cleaned:
+        if not _DOMAIN.match(value):
+            raise InvalidInput(f"{value!r} is not a domain name", field=field)
+    return cleaned
+
+
+_UNSET: Any = object()
+
+
+def update_account_settings(session: Session, account: Account, *, actor: Actor,
+                            display_name: Any = _UNSET, domains: Any = _UNSET,
+                            guest_allowlist: Any = _UNSET, guest_denylist: Any = _UNSET,
+                            default_user_type: Any = _UNSET) -> Account:
+    """An Admin's changes to the account's own settings, audited; what is not given stays.
+    A guest allowlist of None admits every domain not denied."""
+    before = account_settings(account)
+    if display_name is not _UNSET:
+        account.display_name = (display_name or "").strip()[:200] or None
+    if domains is not _UNSET:
+        cleaned = _domain_list("domains", domains)
+        if not cleaned:
+            raise InvalidInput("an account has at least one domain", field="domains")
+        account.domains = cleaned
+    if guest_allowlist is not _UNSET:
+        account.guest_allowlist = (None if guest_allowlist is None
+                                   else _domain_list("guest_allowlist", guest_allowlist))
+    if guest_denylist is not _UNSET:
+        account.guest_denylist = _domain_list("guest_denylist", guest_denylist or [])
+    if default_user_type is not _UNSET:
+        if default_user_type not in SCIM_DEFAULT_TYPES:
+            raise RuleViolation("account.default_type",
+                                "the default type of SCIM creates is Member or Viewer",
+                                Severity.INVALID)
+        account.default_user_type = default_user_type
+    after = account_settings(account)
+    changed = {k for k in after if after[k] != before[k]}
+    if changed:
+        record_audit(session, account, actor=actor, action="account.settings",
+                     target_type="account", target_id=account.id,
+                     before={k: before[k] for k in sorted(changed)},
+                     after={k: after[k] for k in sorted(changed)})
+    session.flush()
+    return account

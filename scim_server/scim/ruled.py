@@ -90,8 +90,19 @@ def _summary(value: Any) -> dict[str, Any] | None:
     }
 
 
+def _default_type(resource: Resource[Any]) -> None:
+    """A user created without a type gets the account's default (its Admins choose it), shown
+    and filtered on like a type that was sent."""
+    if "user_type" in type(resource).model_fields and resource.user_type is None:  # type: ignore[attr-defined]
+        resource.user_type = g.account.default_user_type  # type: ignore[attr-defined]
+
+
 class RuledScimStorage(SqlScimStorage):
     """SqlScimStorage whose User writes are checked by the domain and audited."""
+
+    def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        _default_type(resource)
+        return super().create(resource_type, resource)
 
     def judge(self, before: ReadState | None, resource_id: str | None, resource: Resource[Any],
               fields: dict[str, Any]) -> CountShift:
@@ -128,6 +139,8 @@ class RuledScimStorage(SqlScimStorage):
     ) -> list[Resource[Any] | Exception] | None:
         """The run of a Bulk full sync, under the same rules and audit as ``create``."""
         checker = user_rules.CreationChecker(self.session, g.account, actor=scim_actor())
+        for resource in resources:
+            _default_type(resource)
 
         def check_rules(resource: Resource[Any]) -> user_rules.UserState:
             state = user_state_of(resource)

@@ -137,6 +137,11 @@ class Account(Base):
     # operator; None: the server's defaults (SCIM_RATE_LIMIT_PER_SECOND, _BURST); 0/s: none.
     rate_limit_per_second: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rate_limit_burst: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Set by the account's Admins: the name their console shows (else ``name``, the
+    # operator's), and the type SCIM gives a user created without one (Member or Viewer).
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    default_user_type: Mapped[str] = mapped_column(String(20), default="Member",
+                                                   server_default="Member")
     # "active" or "suspended" (by the operator: every token and sign-in refused, nothing lost).
     status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
     suspended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
