@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
@@ -257,7 +258,10 @@ def on_deactivate(session: Session, account: Account, user_id: str, *, clock: Cl
     session.execute(
         update(Resource)
         .where(Resource.account_id == account.id, Resource.id.in_(_owned(user_id)),
-               ~_has_other_active_owner(user_id))
+               ~_has_other_active_owner(user_id),
+               # The seed product: a workspace stays open when the user who created it leaves.
+               ~sa.and_(Resource.kind == "workspace",
+                        sa.func.coalesce(Resource.created_by_id, "") == user_id))
         .values(accessible=False, modified_at=now).execution_options(synchronize_session=False)
     )
     _expire_resources(session)

@@ -38,6 +38,18 @@ def test_deactivate_disables_automations_and_sole_owned(session: Session, accoun
     assert auto.accessible is True and board.accessible is True
 
 
+def test_a_workspace_stays_open_when_its_creator_is_deactivated(
+        session: Session, account: Account, actor: Actor):
+    m = make_user(session, account, "m")
+    created = make_resource(session, account, "workspace", m)
+    created.created_by_id = m.id
+    joined = make_resource(session, account, "workspace", m)  # owned, created by someone else
+    session.flush()
+    users.deactivate_user(session, account, m.id, actor=actor)
+    assert created.accessible is True
+    assert joined.accessible is False
+
+
 def test_transfer_and_claim(session: Session, account: Account, admin: User, actor: Actor):
     m = make_user(session, account, "m")
     other = make_user(session, account, "o")
