@@ -77,6 +77,11 @@ def document_of(spec: APISpec, door: Door, security: list[dict[str, Any]]) -> di
             responses["404"] = {"description": "Not found in this account", "content": PROBLEM}
         if op.rules:
             responses["409"] = {"description": "Refused by a rule", "content": PROBLEM}
+        if not op.public:
+            responses["429"] = {"description": "Too many requests of this credential or "
+                                "account; retry after Retry-After", "content": PROBLEM}
+        responses["503"] = {"description": "The database is unavailable or busy; retry after "
+                            "Retry-After", "content": PROBLEM}
         if op.body is not None or op.raw:
             responses["413"] = {"description": "Request body too large", "content": PROBLEM}
         entry: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
