@@ -301,6 +301,21 @@ def _check_not_last_admin(session: Session, account: Account, user_id: str) -> N
                             Severity.CONFLICT)
 
 
+def check_email_free(session: Session, account: Account, user_id: str | None,
+                     email: str | None) -> None:
+    """``email.taken``: an address another user of the account already has (compared as
+    stored, case-insensitively) cannot become this user's by a change."""
+    key = _norm(email)
+    if not key:
+        return
+    others = [UserEmail.account_id == account.id, UserEmail.value_key == key]
+    if user_id is not None:
+        others.append(UserEmail.user_id != user_id)
+    if session.scalar(select(exists().where(*others))):
+        raise RuleViolation("email.taken", f"another user of this account has {key}",
+                            Severity.CONFLICT)
+
+
 def _norm(email: str | None) -> str | None:
     return documents.comparison_key(email).strip() if email else None
 
@@ -697,6 +712,7 @@ def start_email_change(session: Session, account: Account, user_id: str, new_ema
     and again at confirmation."""
     user = get_user(session, account, user_id)
     key = documents.comparison_key(new_email.strip())
+    check_email_free(session, account, user.id, key)
     if user.user_type == "Guest":
         _check_guest(account, key)
     now = clock()
@@ -732,6 +748,7 @@ def confirm_email_change(session: Session, *, token: str, clock: Clock = utcnow)
     assert account is not None
     user = get_user(session, account, change.user_id)
     lock_account(session, account)
+    check_email_free(session, account, user.id, change.new_email)
     if user.user_type == "Guest":
         _check_guest(account, change.new_email)
     documents.write_email(user, change.new_email, now=now)

@@ -110,6 +110,8 @@ class RuledScimStorage(SqlScimStorage):
             if before is None:
                 return user_rules.plan_user_create(g.account, user_state_of(resource))
             after = user_state_of(resource, current_status=before.status)
+            if fields["email"] != before.email:  # the primary email, as the column keeps it
+                user_rules.check_email_free(self.session, g.account, resource_id, fields["email"])
             return user_rules.plan_user_change(
                 self.session, g.account, str(resource_id), _state_read(before), after,
                 actor=scim_actor(),

@@ -6,6 +6,10 @@ from typing import Any
 
 import pytest
 
+from scim_server.domain import users
+from scim_server.domain.actors import Actor
+from scim_server.domain.errors import RuleViolation
+from scim_server.domain.mail import OutboxMailer
 from scim_server.storage.models import Account, User
 from tests.api.conftest import Api, Seed, add_user
 from tests.domain.factories import make_token
@@ -94,3 +98,21 @@ def test_profile_admin_limits_and_email_confirmation(api: Api, db: Any, seed: Se
     r = api.patch(f"/users/{uid}", json={"email": "other@acme.test"})
     assert r.status_code == 403 and rule_of(r) == "email.confirmation_required"
     assert api.get(f"/users/{uid}").get_json()["email"] == "a@acme.test"
+
+
+def test_email_taken_refused_when_a_change_starts_and_when_it_is_confirmed(
+        api: Api, db: Any, seed: Seed):
+    first, second = add_user(db, seed, "first"), add_user(db, seed, "second")
+    r = api.post(f"/users/{first}/email-change", json={"email": "SECOND@acme.test"})
+    assert r.status_code == 409 and rule_of(r) == "email.taken"
+    # Free when asked, taken by the time the link is followed: refused then too.
+    account = db.get(Account, seed.account_id)
+    actor = Actor(door="api", user_id=seed.admin_id)
+    mailer = OutboxMailer()
+    _, token = users.start_email_change(db, account, first, "new@acme.test", actor=actor,
+                                        mailer=mailer, confirm_url=lambda t: t)
+    _, other = users.start_email_change(db, account, second, "new@acme.test", actor=actor,
+                                        mailer=mailer, confirm_url=lambda t: t)
+    users.confirm_email_change(db, token=other)
+    with pytest.raises(RuleViolation, match="email.taken"):
+        users.confirm_email_change(db, token=token)

@@ -386,6 +386,17 @@ def test_without_emails_the_guest_rules_judge_the_user_name(scim: ScimClient, db
     assert scim.post("/Users", body).status_code == 201
 
 
+def test_an_email_another_user_has_is_refused_as_a_change(scim: ScimClient) -> None:
+    first, second = create(scim, "first@acme.example"), create(scim, "second@acme.example")
+    taken = [{"value": "Second@ACME.example", "type": "work", "primary": True}]
+    refused = scim.patch(f"/Users/{first}", patch_body(replace("emails", taken)))
+    assert refused.status_code == 409 and "email.taken" in refused.get_json()["detail"]
+    assert scim.get(f"/Users/{first}").get_json()["emails"][0]["value"] == "first@acme.example"
+    # The user's own address, in another case, is no change of owner.
+    own = [{"value": "SECOND@acme.example", "type": "work", "primary": True}]
+    assert scim.patch(f"/Users/{second}", patch_body(replace("emails", own))).status_code == 200
+
+
 # -- guest.domain_not_allowed ----------------------------------------------------------------
 
 
