@@ -657,7 +657,7 @@ def invite_user(session: Session, account: Account, *, email: str, user_type: st
     session.add(Invitation(account_id=account.id, user_id=user.id, token_hash=hash_token(token),
                            invited_by_id=actor.user_id, created_at=now,
                            expires_at=now + INVITATION_TTL))
-    mailer.send(session, account, to=email, user_id=user.id,
+    mailer.send(session, account, to=email, user_id=user.id, secret=token,
                 subject=f"You are invited to {account.name}",
                 body=f"Accept the invitation: {accept_url(token)}\n"
                      f"The link is valid until {(now + INVITATION_TTL):%Y-%m-%d %H:%M} UTC.\n")
@@ -705,7 +705,7 @@ def start_email_change(session: Session, account: Account, user_id: str, new_ema
                          token_hash=hash_token(token), requested_by_id=actor.user_id,
                          created_at=now, expires_at=now + EMAIL_CHANGE_TTL)
     session.add(change)
-    mailer.send(session, account, to=new_email.strip(), user_id=user.id,
+    mailer.send(session, account, to=new_email.strip(), user_id=user.id, secret=token,
                 subject="Confirm your new email address",
                 body=f"Confirm this address for your {account.name} account: "
                      f"{confirm_url(token)}\nThe link is valid for 3 days; if you do not follow "
