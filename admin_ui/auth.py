@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from admin_ui import blueprint, i18n
 from admin_ui.oidc import oidc_client, verified_email
-from admin_ui.security import RateLimiter, sign_in, sign_out
+from admin_ui.security import RateLimiter, current, sign_in, sign_out
 from scim_server.domain.actors import Actor
 from scim_server.domain.documents import comparison_key
 from scim_server.domain.users import record_activity
@@ -151,7 +151,7 @@ def oidc_callback() -> Any:
 
 @blueprint.post("/logout")
 def logout() -> Any:
-    sign_out()
+    sign_out(g.db, current())
     flash({"text": i18n.gettext("You are signed out.")}, "info")
     return redirect(url_for("admin_ui.login"))
 

@@ -1,12 +1,21 @@
 """Sign-in state, CSRF tokens and the sign-in rate limit of the admin UI.
 
 The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure when the server's base URL
-is https): it holds only ids, the CSRF token, and the time of sign-in; every request reloads the
-admin from the database, so a demoted or deactivated Admin is out at their next click.
+is https): it holds only ids, the CSRF token, the time of sign-in and what ties it to the
+server's state; every request reloads the admin from the database, so a demoted or deactivated
+Admin is out at their next click.
+
+A signed cookie stays valid wherever it is copied, so the server ends sessions itself:
+
+- sign-out moves the user's session epoch on (``users.session_epoch``, in the cookie at sign-in):
+  every cookie of that user, on every device, copies included, is refused afterwards;
+- a password change, by any door (the admin API, SCIM, the CLI), ends them too: the cookie holds
+  a keyed digest of the password hash it was signed in with, which no longer matches.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import threading
@@ -14,13 +23,14 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from flask import g, session
+from flask import current_app, g, session
 from sqlalchemy.orm import Session
 
+from scim_server.domain.users import end_sessions
 from scim_server.storage.models import Account, User
 
 CSRF_FIELD = "csrf_token"
-SESSION_KEYS = ("admin_user_id", "account_id", "signed_in_at")
+SESSION_KEYS = ("admin_user_id", "account_id", "signed_in_at", "epoch", "password_mark")
 # A signed cookie cannot be revoked server-side, so it is given a bounded life.
 SESSION_MAX_AGE = 8 * 3600
 
@@ -55,13 +65,24 @@ def sign_in(admin: User) -> None:
     session["admin_user_id"] = admin.id
     session["account_id"] = admin.account_id
     session["signed_in_at"] = int(time.time())
+    session["epoch"] = admin.session_epoch or 0
+    session["password_mark"] = _password_mark(admin)
     if lang_choice:
         session["lang"] = lang_choice
     csrf_token()
 
 
-def sign_out() -> None:
+def sign_out(db: Session, signed_in: SignedIn) -> None:
+    end_sessions(db, signed_in.account, signed_in.admin.id)
     session.clear()
+
+
+def _password_mark(admin: User) -> str:
+    """A digest of the admin's password hash keyed with the server's secret: the cookie is
+    signed, not encrypted, so it must not carry the hash itself."""
+    key = str(current_app.secret_key).encode()
+    message = b"admin-session|" + (admin.password_hash or "").encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def load_signed_in(db: Session) -> SignedIn | None:
@@ -76,6 +97,10 @@ def load_signed_in(db: Session) -> SignedIn | None:
     admin = db.get(User, user_id)
     if admin is None or admin.account_id != account_id or not is_active_admin(admin):
         return None
+    if session.get("epoch") != (admin.session_epoch or 0):
+        return None  # signed out since (on any device)
+    if not hmac.compare_digest(str(session.get("password_mark", "")), _password_mark(admin)):
+        return None  # the password changed since
     account = db.get(Account, account_id)
     if account is None:
         return None

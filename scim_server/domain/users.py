@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from scim_server.domain import documents
@@ -61,7 +61,8 @@ __all__ = [
     "BULK_MAX", "EMAIL_CHANGE_TTL", "PAYING_TYPES", "USER_TYPES", "BulkReport", "CountShift",
     "CreationChecker", "UserState", "accept_invitation", "activate_user", "apply_user_change",
     "bulk_change", "change_user_type", "check_user_change", "check_user_create",
-    "confirm_email_change", "deactivate_user", "delete_user", "get_user", "invite_user",
+    "confirm_email_change", "deactivate_user", "delete_user", "end_sessions", "get_user",
+    "invite_user",
     "lock_account", "plan_user_change", "plan_user_create", "record_activity", "record_audit",
     "settle_counts", "start_email_change", "state_of", "update_profile",
 ]
@@ -603,6 +604,13 @@ def update_profile(session: Session, account: Account, user_id: str, changes: di
                  clock=clock)
     session.flush()
     return user
+
+
+def end_sessions(session: Session, account: Account, user_id: str) -> None:
+    """End every admin UI session of a user, on every device (sign-out): their cookies carry
+    the epoch they were signed in at, which this moves on."""
+    session.execute(update(User).where(User.id == user_id, User.account_id == account.id)
+                    .values(session_epoch=User.session_epoch + 1))
 
 
 def notifications_of(session: Session, user: User) -> dict[str, Any]:
