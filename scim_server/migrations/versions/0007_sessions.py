@@ -22,10 +22,12 @@ LINK = re.compile(r"(/admin/(?:invitation|email-confirmation)/)\S+")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("session_epoch", sa.Integer(), server_default=sa.text("0"), nullable=False)
-        )
+    # A plain ALTER TABLE on both engines: SQLite's batch mode would copy the table and
+    # rebuild its indexes from reflection, losing the DESC of ix_users_account_active.
+    op.add_column(
+        "users",
+        sa.Column("session_epoch", sa.Integer(), server_default=sa.text("0"), nullable=False),
+    )
     # Mails kept before this revision hold their invitation and email-change links in clear,
     # readable at GET /api/v1/outbox: they are credentials, withheld from now on.
     bind = op.get_bind()
@@ -38,5 +40,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("session_epoch")
+    # SQLite 3.35+ drops a column in place (no copy, the indexes stay as they are).
+    op.drop_column("users", "session_epoch")
