@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from admin_ui import blueprint, i18n
 from admin_ui.oidc import oidc_client, verified_email
-from admin_ui.security import RateLimiter, sign_in, sign_out
+from admin_ui.security import SignInLimiter, current, sign_in, sign_out
 from scim_server.domain.actors import Actor
 from scim_server.domain.documents import comparison_key
 from scim_server.domain.users import record_activity
@@ -28,15 +28,15 @@ from scim_server.security import verify_password
 from scim_server.storage.models import Account, User
 
 MAX_FIELD = 400
-# One argon2 verification costs ~50 ms: an email shared by many accounts must not multiply it.
-MAX_CANDIDATES = 5
+# Enough to tell one account from several: a sign-in checks one password whatever the count.
+MAX_CANDIDATES = 2
 
 
-def _limiter() -> RateLimiter:
+def _limiter() -> SignInLimiter:
     limiter = current_app.extensions.get("admin_ui_login_limiter")
     if limiter is None:
         limit = current_app.config["SCIM_SETTINGS"].login_rate_limit
-        limiter = current_app.extensions["admin_ui_login_limiter"] = RateLimiter(limit, 300.0)
+        limiter = current_app.extensions["admin_ui_login_limiter"] = SignInLimiter(limit, 300.0)
     return limiter
 
 
@@ -97,25 +97,28 @@ def login() -> Any:
     if not email or not password or len(email) > MAX_FIELD or len(password) > 1024:
         return _login_page(i18n.gettext("Enter your email and password."), 400,
                            email=email[:MAX_FIELD], account=account_name)
-    key = f"{request.remote_addr}|{comparison_key(email)}"
-    if not _limiter().hit(key):
+    address, email_key = request.remote_addr or "", comparison_key(email)
+    if not _limiter().allows(address, email_key):
         return _login_page(
             i18n.gettext("Too many sign-in attempts; wait a few minutes and try again."), 429,
             email=email, account=account_name)
-    matches = [(u, a) for u, a in _candidates(email, account_name)
-               if verify_password(password, u.password_hash)]
-    if not matches:
-        # Still one hash when nobody matched, so the answer time does not reveal admins.
-        verify_password(password, None)
+    # The same work whoever the email belongs to: one query and exactly one password check
+    # (against a decoy when there is no Admin or no password), or the answer time would tell
+    # which emails are active Admins. An email administering several accounts is checked
+    # against the first one's password unless the account is named.
+    candidates = _candidates(email, account_name)
+    user, account = candidates[0] if candidates else (None, None)
+    if not verify_password(password, user.password_hash if user is not None else None):
+        _limiter().failed(address, email_key)
         return _login_page(
             i18n.gettext("Email or password is wrong, or this user is not an active Admin."),
             401, email=email, account=account_name)
-    if len(matches) > 1:
+    if len(candidates) > 1:
         return _login_page(
             i18n.gettext("This email administers several accounts: enter the account name."),
             400, email=email, account=account_name)
-    _limiter().reset(key)
-    user, account = matches[0]
+    _limiter().succeeded(address, email_key)
+    assert user is not None and account is not None
     return _complete_sign_in(user, account)
 
 
@@ -156,7 +159,7 @@ def oidc_callback() -> Any:
 
 @blueprint.post("/logout")
 def logout() -> Any:
-    sign_out()
+    sign_out(g.db, current())
     flash({"text": i18n.gettext("You are signed out.")}, "info")
     return redirect(url_for("admin_ui.login"))
 

@@ -30,6 +30,14 @@ def mailer() -> Mailer:
     return mailer_for(current_app.config["SCIM_SETTINGS"].smtp_url)
 
 
+def mail_configured() -> bool:
+    """Whether links really go out by mail; without SMTP they only reach the server log
+    (``domain.mail``), and the pages that send them say so."""
+    from flask import current_app
+
+    return bool(current_app.config["SCIM_SETTINGS"].smtp_url)
+
+
 def public_link(endpoint: str, **values: Any) -> str:
     """A link for an email: on the configured base URL, not the request's Host header, which
     a client can set to anything."""
@@ -65,12 +73,19 @@ def status_for(exc: DomainError) -> int:
     return 400
 
 
+def users_page(target: str | None) -> str | None:
+    """``target`` if it is a page of the users list (where a row action returns), else None.
+
+    Every ``next`` from a query string or a form goes through here, whether it ends in a
+    redirect or in a link (the Cancel button): a crafted link must not lead off the site."""
+    if target and target.startswith("/admin/users") and not target.startswith("//"):
+        return target
+    return None
+
+
 def back_to_users() -> str:
     """The users list the admin acted from (its filters and page), or the plain list."""
-    target = request.form.get("next") or ""
-    if target.startswith("/admin/users") and not target.startswith("//"):
-        return target
-    return url_for("admin_ui.users")
+    return users_page(request.form.get("next")) or url_for("admin_ui.users")
 
 
 def text_field(name: str, *, required: bool = False, limit: int = MAX_TEXT) -> str | None:

@@ -179,6 +179,8 @@ FR: dict[str, str] = {
     "Send the confirmation link": "Envoyer le lien de confirmation",
     "A confirmation link was sent to %(email)s; the email changes once it is followed.": "Un lien de confirmation a été envoyé à %(email)s ; l'e-mail changera une fois le lien suivi.",
     "Enter a valid email address.": "Saisissez une adresse e-mail valide.",
+    "No confirmation link was mailed to %(email)s: mail is not configured on this server.": "Aucun lien de confirmation n'a été envoyé à %(email)s : l'envoi d'e-mails n'est pas configuré sur ce serveur.",
+    "Mail is not configured on this server (SCIM_SMTP_URL is unset): the link is not emailed. For development only, the server writes it to its log.": "L'envoi d'e-mails n'est pas configuré sur ce serveur (SCIM_SMTP_URL n'est pas défini) : le lien n'est pas envoyé par e-mail. Pour le développement uniquement, le serveur l'écrit dans son journal.",
     "Edit the profile of %(name)s": "Modifier le profil de %(name)s",
     "Given name": "Prénom",
     "Family name": "Nom de famille",
@@ -193,6 +195,7 @@ FR: dict[str, str] = {
     "An invitation goes to this address; the user is pending until they accept it.": "Une invitation est envoyée à cette adresse ; l'utilisateur reste en attente jusqu'à ce qu'il l'accepte.",
     "Send the invitation": "Envoyer l'invitation",
     "%(email)s was invited.": "%(email)s a été invité.",
+    "%(email)s was invited, but no invitation was mailed: mail is not configured on this server.": "%(email)s a été invité, mais aucune invitation n'a été envoyée : l'envoi d'e-mails n'est pas configuré sur ce serveur.",
     # groups
     "Members": "Membres",
     "members": "membres",

@@ -18,12 +18,14 @@ from admin_ui.common import (
     flash_done,
     flash_refusal,
     looks_like_email,
+    mail_configured,
     mailer,
     public_link,
     refusal,
     status_for,
     text_field,
     user_label,
+    users_page,
 )
 from admin_ui.i18n import gettext
 from admin_ui.security import current
@@ -149,31 +151,35 @@ def change_type(user_id: str) -> Any:
     )
 
 
+def _user_page(template: str, user: User, status: int = 200, **values: Any) -> Any:
+    """A page about one user, whose Cancel link and form go back to the users list it came
+    from: ``next`` of the query string (GET) or of the form (POST), once validated."""
+    source = request.args if request.method == "GET" else request.form
+    return render_template(template, user=user, next=users_page(source.get("next")),
+                           **values), status
+
+
 @blueprint.route("/users/<user_id>/delete", methods=["GET", "POST"])
 def delete(user_id: str) -> Any:
     ctx = current()
     user = _user_or_404(user_id)
+    page = "admin/user_delete.html"
     if request.method == "GET":
-        return render_template("admin/user_delete.html", user=user, next=request.args.get("next"))
+        return _user_page(page, user)
     try:
         shown_as = text_field("display_name")
     except ValueError as exc:
-        return render_template("admin/user_delete.html", user=user, error={"text": str(exc)},
-                               next=request.form.get("next")), 400
+        return _user_page(page, user, 400, error={"text": str(exc)})
     if request.form.get("confirm") != "yes":
-        return render_template(
-            "admin/user_delete.html", user=user, shown_as=shown_as,
-            error={"text": gettext("Tick the box to confirm the deletion.")},
-            next=request.form.get("next"),
-        ), 400
+        return _user_page(page, user, 400, shown_as=shown_as,
+                          error={"text": gettext("Tick the box to confirm the deletion.")})
     try:
         domain.delete_user(g.db, ctx.account, user.id, actor=actor(), display_name=shown_as)
     except NotFound:
         abort(404)
     except DomainError as exc:
         # Rendered, not redirected: the 4xx status makes the app roll the transaction back.
-        return render_template("admin/user_delete.html", user=user, shown_as=shown_as,
-                               error=refusal(exc), next=request.form.get("next")), status_for(exc)
+        return _user_page(page, user, status_for(exc), shown_as=shown_as, error=refusal(exc))
     flash_done(gettext("The user was deleted."))
     return redirect(back_to_users())
 
@@ -182,13 +188,13 @@ def delete(user_id: str) -> Any:
 def change_email(user_id: str) -> Any:
     ctx = current()
     user = _user_or_404(user_id)
+    page, mailed = "admin/user_email.html", mail_configured()
     if request.method == "GET":
-        return render_template("admin/user_email.html", user=user, next=request.args.get("next"))
+        return _user_page(page, user, mail_configured=mailed)
     new_email = (request.form.get("email") or "").strip()
     if not looks_like_email(new_email):
-        return render_template("admin/user_email.html", user=user, new_email=new_email[:400],
-                               error={"text": gettext("Enter a valid email address.")},
-                               next=request.form.get("next")), 400
+        return _user_page(page, user, 400, mail_configured=mailed, new_email=new_email[:400],
+                          error={"text": gettext("Enter a valid email address.")})
     try:
         domain.start_email_change(
             g.db, ctx.account, user.id, new_email, actor=actor(), mailer=mailer(),
@@ -197,10 +203,14 @@ def change_email(user_id: str) -> Any:
     except NotFound:
         abort(404)
     except DomainError as exc:
-        return render_template("admin/user_email.html", user=user, new_email=new_email,
-                               error=refusal(exc), next=request.form.get("next")), status_for(exc)
-    flash_done(gettext("A confirmation link was sent to %(email)s; the email changes once it is "
-                       "followed.", email=new_email), target=user.id)
+        return _user_page(page, user, status_for(exc), mail_configured=mailed,
+                          new_email=new_email, error=refusal(exc))
+    if mailed:
+        flash_done(gettext("A confirmation link was sent to %(email)s; the email changes once it "
+                           "is followed.", email=new_email), target=user.id)
+    else:
+        flash_done(gettext("No confirmation link was mailed to %(email)s: mail is not "
+                           "configured on this server.", email=new_email), target=user.id)
     return redirect(back_to_users())
 
 
@@ -213,11 +223,11 @@ def edit_profile(user_id: str) -> Any:
     user = _user_or_404(user_id)
     from scim_server.domain.documents import read_profile
 
+    page = "admin/user_profile.html"
     profile = read_profile(user)
     notifications = domain.notifications_of(g.db, user)
     if request.method == "GET":
-        return render_template("admin/user_profile.html", user=user, profile=profile,
-                               notifications=notifications, next=request.args.get("next"))
+        return _user_page(page, user, profile=profile, notifications=notifications)
     changes: dict[str, Any] = {}
     try:
         for name in PROFILE_FORM:
@@ -226,9 +236,8 @@ def edit_profile(user_id: str) -> Any:
             if value != profile.get(name):
                 changes[name] = value
     except ValueError as exc:
-        return render_template("admin/user_profile.html", user=user, profile=request.form,
-                               notifications=notifications, error={"text": str(exc)},
-                               next=request.form.get("next")), 400
+        return _user_page(page, user, 400, profile=request.form, notifications=notifications,
+                          error={"text": str(exc)})
     wanted = {"email": request.form.get("notify_email") == "on"}
     if wanted["email"] != bool(notifications.get("email", True)):
         changes["notifications"] = {**notifications, **wanted}
@@ -238,27 +247,29 @@ def edit_profile(user_id: str) -> Any:
         except NotFound:
             abort(404)
         except DomainError as exc:
-            return render_template("admin/user_profile.html", user=user, profile=request.form,
-                                   notifications=notifications, error=refusal(exc),
-                                   next=request.form.get("next")), status_for(exc)
+            return _user_page(page, user, status_for(exc), profile=request.form,
+                              notifications=notifications, error=refusal(exc))
     flash_done(gettext("The profile was saved."), target=user.id)
     return redirect(back_to_users())
+
+
+def _invite_page(status: int = 200, **values: Any) -> Any:
+    return render_template("admin/user_invite.html", user_types=domain.USER_TYPES,
+                           mail_configured=mail_configured(), **values), status
 
 
 @blueprint.route("/users/invite", methods=["GET", "POST"])
 def invite() -> Any:
     ctx = current()
     if request.method == "GET":
-        return render_template("admin/user_invite.html", user_types=domain.USER_TYPES,
-                               values={"user_type": "Member"})
+        return _invite_page(values={"user_type": "Member"})
     email = (request.form.get("email") or "").strip()
     user_type = request.form.get("user_type") or "Member"
     values = {"email": email[:400], "user_type": user_type,
               "display_name": (request.form.get("display_name") or "")[:400]}
     if not looks_like_email(email):
-        return render_template("admin/user_invite.html", user_types=domain.USER_TYPES,
-                               values=values,
-                               error={"text": gettext("Enter a valid email address.")}), 400
+        return _invite_page(400, values=values,
+                            error={"text": gettext("Enter a valid email address.")})
     try:
         domain.invite_user(
             g.db, ctx.account, email=email, user_type=user_type,
@@ -266,9 +277,12 @@ def invite() -> Any:
             accept_url=lambda token: public_link("admin_ui.accept_invitation", token=token),
         )
     except DomainError as exc:
-        return render_template("admin/user_invite.html", user_types=domain.USER_TYPES,
-                               values=values, error=refusal(exc)), status_for(exc)
-    flash_done(gettext("%(email)s was invited.", email=email))
+        return _invite_page(status_for(exc), values=values, error=refusal(exc))
+    if mail_configured():
+        flash_done(gettext("%(email)s was invited.", email=email))
+    else:
+        flash_done(gettext("%(email)s was invited, but no invitation was mailed: mail is not "
+                           "configured on this server.", email=email))
     return redirect(url_for("admin_ui.users", status="pending"))
 
 

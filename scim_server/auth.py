@@ -74,8 +74,18 @@ def make_protector(kinds: tuple[str, ...], realm: str) -> ResourceProtector:
     return protector
 
 
+class HolderNotActiveAdmin(Exception):
+    """A known, unrevoked token whose holder is no longer an active Admin. Each door answers
+    it as a 403 in its own format."""
+
+
 def authenticate_request(session: Session, secret: str, kinds: tuple[str, ...]) -> Principal | None:
     """Authenticate the current request's bearer secret and record the use (throttled).
+
+    A token whose holder is no longer an active Admin is refused on every door
+    (``HolderNotActiveAdmin``, see ``Principal.holder_lost_admin``): a token issued just before
+    its holder was demoted must not let a Member act as an Admin, or promote themself back
+    over SCIM.
 
     The request's first statements (see ``db.once_more_if_dropped``). A write request then
     commits this short read, so that its own transaction begins with its first write. The
@@ -86,7 +96,7 @@ def authenticate_request(session: Session, secret: str, kinds: tuple[str, ...]) 
     def first() -> Principal | None:
         with reading(session):
             principal = authenticate(session, secret, kinds=kinds)
-            if principal is not None:
+            if principal is not None and not principal.holder_lost_admin:
                 record_use(session, principal)
             if writing:
                 session.commit()
@@ -94,6 +104,8 @@ def authenticate_request(session: Session, secret: str, kinds: tuple[str, ...]) 
 
     principal = once_more_if_dropped(session, first)
     if principal is not None:
+        if principal.holder_lost_admin:
+            raise HolderNotActiveAdmin()
         if principal.account.status == "suspended":
             raise AccountSuspended()
         # Admitted before a token is taken: a request the cap refuses spends none.

@@ -3,6 +3,8 @@ and passwords (argon2id)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import hmac
 import secrets
@@ -32,12 +34,24 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+@functools.cache
+def _decoy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 def verify_password(password: str, stored_hash: str | None) -> bool:
-    """Check a password; a missing hash still costs one hash, so timing does not tell users apart."""
-    if not stored_hash:
-        _hasher.hash(password)
-        return False
+    """Check a password with exactly one argon2 verification, whatever ``stored_hash`` is: no
+    hash (no such user, or one without a password) is checked against a decoy of the same
+    cost, so the answer time does not tell who has a password here."""
     try:
-        return _hasher.verify(stored_hash, password)
-    except (VerificationError, InvalidHashError):
+        return _hasher.verify(stored_hash or _decoy_hash(), password) and bool(stored_hash)
+    except InvalidHashError:
+        _verify_decoy(password)
         return False
+    except VerificationError:
+        return False
+
+
+def _verify_decoy(password: str) -> None:
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_decoy_hash(), password)

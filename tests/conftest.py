@@ -8,6 +8,8 @@ migration, and never sees another test's rows.
 
 from __future__ import annotations
 
+import logging
+import re
 import shutil
 import sqlite3
 import uuid
@@ -108,3 +110,37 @@ def database_url(request: pytest.FixtureRequest) -> str:
     # Resolved lazily so that a SQLite-only run (-m "not postgres") never starts a cluster.
     fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
     return str(request.getfixturevalue(fixture))
+
+
+# -- mail --------------------------------------------------------------------------------------
+
+
+class Mailbox:
+    """The mails the server wrote to its log instead of sending them (no SMTP configured):
+    the development copy, the one place their links appear."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self._caplog = caplog
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return [record.mail for record in self._caplog.records  # type: ignore[attr-defined]
+                if record.name == "scim_server.mail" and hasattr(record, "mail")]
+
+    def link(self, to: str | None = None) -> str:
+        """The path of the link in the last mail (to ``to``, if given)."""
+        mails = [m for m in self.messages if to is None or m["to"] == to]
+        assert mails, f"no mail logged{' to ' + to if to else ''}"
+        found = re.search(r"https?://[^/\s]+(/admin/(?:invitation|email-confirmation)/\S+)",
+                          mails[-1]["body"])
+        assert found, mails[-1]["body"]
+        return found.group(1)
+
+    def token(self, to: str | None = None) -> str:
+        return self.link(to).rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def mailbox(caplog: pytest.LogCaptureFixture) -> Mailbox:
+    caplog.set_level(logging.WARNING, logger="scim_server.mail")
+    return Mailbox(caplog)

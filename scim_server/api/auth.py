@@ -17,7 +17,7 @@ from flask import Flask, current_app, g, request
 
 from scim_server.api.problems import ApiProblem
 from scim_server.api.routing import PUBLIC_ENDPOINTS, blueprint
-from scim_server.auth import AccountSuspended, authenticate_request
+from scim_server.auth import AccountSuspended, HolderNotActiveAdmin, authenticate_request
 from scim_server.domain import tokens
 from scim_server.domain.actors import Actor
 from scim_server.security import new_token, tokens_match
@@ -32,6 +32,10 @@ def _unauthorized(detail: str) -> ApiProblem:
                       headers={"WWW-Authenticate": 'Bearer realm="api"'})
 
 
+def _forbidden() -> ApiProblem:
+    return ApiProblem(403, "Forbidden", "Only active Admins of the account may use the API.")
+
+
 @blueprint.before_request
 def authenticate() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
@@ -40,11 +44,15 @@ def authenticate() -> None:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise _unauthorized("Send an API token or an OAuth access token as a Bearer token.")
-    principal = authenticate_request(g.db, secret.strip(), ("api", "oauth"))
+    try:
+        principal = authenticate_request(g.db, secret.strip(), ("api", "oauth"))
+    except HolderNotActiveAdmin:
+        raise _forbidden() from None
     if principal is None:
         raise _unauthorized("The token is unknown, revoked or expired.")
-    if not principal.is_active_admin:
-        raise ApiProblem(403, "Forbidden", "Only active Admins of the account may use the API.")
+    if principal.user_id is None:
+        # The API acts as a user (the audit's author, the default holder of what it issues).
+        raise _forbidden()
     g.account = principal.account
     g.actor = Actor(door="api", user_id=principal.user_id,
                     credential_id=principal.credential_id, client=principal.client)

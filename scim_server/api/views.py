@@ -249,7 +249,8 @@ def audit_view(query: dict[str, Any]) -> Any:
             "next_before_id": entries[-1].id if len(entries) == query["limit"] else None}
 
 
-@operation("/outbox", "GET", summary="Emails kept while no SMTP server is configured", tag=MISC,
+@operation("/outbox", "GET", summary="Emails not sent while no SMTP server is configured, "
+           "their links withheld (the server log has them, for development only)", tag=MISC,
            query=s.OutboxQuery, response=s.OutboxListOut)
 def outbox_view(query: dict[str, Any]) -> Any:
     stmt = select(OutboxEmail).where(OutboxEmail.account_id == g.account.id)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
+from scim_server.domain.users import lock_account
 from scim_server.security import hash_token, new_token
 from scim_server.storage.models import Account, Credential, User, utcnow
 
@@ -26,6 +27,13 @@ def issue_credential(
     """Issue a token to a user of the account. SCIM tokens go to active Admins only."""
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
+    if kind == "scim":
+        # The lock of the type and status changes: otherwise an Admin demoted or deactivated
+        # in a concurrent transaction passes ``admin.holds_scim_tokens`` (the token is not yet
+        # committed) while this one still sees an Admin, and a Member ends up holding a token.
+        lock_account(session, account)
+        # Read again under the lock: the row may have changed since the caller loaded it.
+        session.refresh(user)
     if user.account_id != account.id or user.status == "deleted":
         raise NotFound("No such user in this account")
     if kind == "scim" and (user.user_type != "Admin" or user.status != "active"):

@@ -17,6 +17,7 @@ from scim_server.domain.actors import Actor, Clock, as_utc
 from scim_server.domain.audit import record_audit
 from scim_server.domain.credentials import issue_credential
 from scim_server.domain.errors import NotFound, RuleViolation, Severity
+from scim_server.domain.users import lock_account
 from scim_server.security import hash_token, tokens_match
 from scim_server.storage.domain_tables import OAuthClient, OAuthToken
 from scim_server.storage.models import Account, Credential, User, utcnow
@@ -89,6 +90,10 @@ def reassign_token(session: Session, account: Account, credential_id: str, user_
     ``admin.holds_scim_tokens`` before demoting them."""
     cred = get_token(session, account, credential_id)
     user = _user(session, account, user_id)
+    # As issuing (``credentials.issue_credential``): under the lock of the type and status
+    # changes, on the row as committed, or the new holder may be demoted meanwhile.
+    lock_account(session, account)
+    session.refresh(user)
     if user.status != "active" or user.user_type != "Admin":
         raise RuleViolation("token.requires_admin", "tokens can be reassigned to active Admins",
                             Severity.CONFLICT)
@@ -182,6 +187,14 @@ class Principal:
     @property
     def is_active_admin(self) -> bool:
         return self.user_type == "Admin" and self.user_status == "active"
+
+    @property
+    def holder_lost_admin(self) -> bool:
+        """The token has a holder who is no longer an active Admin. Tokens act with their
+        holder's authority, which a demotion or deactivation takes away even when the rules
+        were bypassed (a race, a database edit). A token bound to no user (a holder's row
+        removed) has no holder to lose it."""
+        return self.user_id is not None and not self.is_active_admin
 
 
 _accounts = cast(sa.Table, Account.__table__)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from scim_server.domain import documents
@@ -61,7 +61,8 @@ __all__ = [
     "BULK_MAX", "EMAIL_CHANGE_TTL", "PAYING_TYPES", "USER_TYPES", "BulkReport", "CountShift",
     "CreationChecker", "UserState", "accept_invitation", "activate_user", "apply_user_change",
     "bulk_change", "change_user_type", "check_user_change", "check_user_create",
-    "confirm_email_change", "deactivate_user", "delete_user", "get_user", "invite_user",
+    "confirm_email_change", "deactivate_user", "delete_user", "end_sessions", "get_user",
+    "invite_user",
     "lock_account", "plan_user_change", "plan_user_create", "record_activity", "record_audit",
     "settle_counts", "start_email_change", "state_of", "update_profile",
 ]
@@ -620,6 +621,13 @@ def update_profile(session: Session, account: Account, user_id: str, changes: di
     return user
 
 
+def end_sessions(session: Session, account: Account, user_id: str) -> None:
+    """End every admin UI session of a user, on every device (sign-out): their cookies carry
+    the epoch they were signed in at, which this moves on."""
+    session.execute(update(User).where(User.id == user_id, User.account_id == account.id)
+                    .values(session_epoch=User.session_epoch + 1))
+
+
 def notifications_of(session: Session, user: User) -> dict[str, Any]:
     prefs = session.get(UserPreferences, user.id)
     return dict(prefs.notifications) if prefs else {}
@@ -672,7 +680,7 @@ def invite_user(session: Session, account: Account, *, email: str, user_type: st
     session.add(Invitation(account_id=account.id, user_id=user.id, token_hash=hash_token(token),
                            invited_by_id=actor.user_id, created_at=now,
                            expires_at=now + INVITATION_TTL))
-    mailer.send(session, account, to=email, user_id=user.id,
+    mailer.send(session, account, to=email, user_id=user.id, secret=token,
                 subject=f"You are invited to {account.name}",
                 body=f"Accept the invitation: {accept_url(token)}\n"
                      f"The link is valid until {(now + INVITATION_TTL):%Y-%m-%d %H:%M} UTC.\n")
@@ -721,7 +729,7 @@ def start_email_change(session: Session, account: Account, user_id: str, new_ema
                          token_hash=hash_token(token), requested_by_id=actor.user_id,
                          created_at=now, expires_at=now + EMAIL_CHANGE_TTL)
     session.add(change)
-    mailer.send(session, account, to=new_email.strip(), user_id=user.id,
+    mailer.send(session, account, to=new_email.strip(), user_id=user.id, secret=token,
                 subject="Confirm your new email address",
                 body=f"Confirm this address for your {account.name} account: "
                      f"{confirm_url(token)}\nThe link is valid for 3 days; if you do not follow "

@@ -8,9 +8,14 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Flask, g, request
 from scim2_flask import ScimServer
-from scim2_models import InvalidValueException, ScimProvider, UnauthorizedException
+from scim2_models import (
+    ForbiddenException,
+    InvalidValueException,
+    ScimProvider,
+    UnauthorizedException,
+)
 
-from scim_server.auth import make_protector
+from scim_server.auth import HolderNotActiveAdmin, make_protector
 from scim_server.scim.handler import AccountScimHandler
 from scim_server.scim.service import AccountScimService
 from scim_server.storage.scim_storage import SqlScimStorage
@@ -68,6 +73,10 @@ class AccountScimServer(ScimServer):
             )
         except OAuth2Error:
             raise UnauthorizedException(detail="A valid SCIM bearer token is required") from None
+        except HolderNotActiveAdmin:
+            raise ForbiddenException(
+                detail="The holder of this token is no longer an active Admin of the account"
+            ) from None
         principal = token.principal
         g.scim_principal = principal
         g.account = principal.account

@@ -98,7 +98,8 @@ class AuditEntry(Base):
 
 
 class OutboxEmail(Base):
-    """An email, kept here when no SMTP server is configured (and readable through the API)."""
+    """An email not sent because no SMTP server is configured, readable through the API: the
+    body is kept with its link withheld (``domain.mail``)."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_account", "account_id", "id"),)

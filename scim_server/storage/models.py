@@ -191,6 +191,9 @@ class User(Base):
     # active | inactive | pending | deleted
     status: Mapped[str] = mapped_column(String(20), default="active", active_history=True)
     password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The admin UI's sessions of this user: each cookie carries the epoch it was signed in
+    # at, and signing out moves it on, so that a copied cookie dies with the sign-out.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_activity_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
