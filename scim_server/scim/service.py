@@ -59,12 +59,18 @@ MAX_PAGE_NUMBER = 2**63 - 1
 _SCIM_TYPES = {Severity.INVALID: "invalidValue", Severity.FORBIDDEN: None, Severity.CONFLICT: None}
 
 
+# Rules that refuse a value another resource already has: RFC 7644 §3.12's "uniqueness".
+_UNIQUENESS_RULES = frozenset({"email.taken", "user.exists"})
+
+
 def scim_exception_of(error: DomainError) -> SCIMException:
     """Turn a domain error into the SCIM error a client sees; the rule id leads the detail."""
     if isinstance(error, RuleViolation):
         refusal = SCIMException(detail=f"{error.rule}: {error.message}")
         refusal.status = error.severity.value
         refusal.scim_type = _SCIM_TYPES[error.severity]  # type: ignore[assignment]
+        if error.rule in _UNIQUENESS_RULES:
+            refusal.scim_type = "uniqueness"  # type: ignore[assignment]
         return refusal
     if isinstance(error, NotFound):
         return NotFoundException(detail=error.message)

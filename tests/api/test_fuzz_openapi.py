@@ -36,9 +36,9 @@ FUZZ = settings(
 def _api(sqlite_url: str) -> tuple[Any, str]:
     # A rate limit never reached: the run sends faster than any client, and a 429 would hide
     # the operation's own answer (429 is documented; its own tests are test_rate_limits.py).
+    # The default body limit: generated invalid bodies must reach the schema, not the 413.
     app = make_api_app(Settings(database_url=sqlite_url, secret_key="x" * 32,
-                                max_body_bytes=64 * 1024, rate_limit_per_second=10**6,
-                                rate_limit_burst=10**6))
+                                rate_limit_per_second=10**6, rate_limit_burst=10**6))
     session = app.extensions["scim_sessions"]()
     account = make_account(session, seats_limit=5)
     admin = make_user(session, account, "boss", user_type="Admin")

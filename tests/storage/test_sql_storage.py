@@ -487,7 +487,9 @@ def test_a_page_at_an_offset_skips_rows_in_an_index_only(
         # users the planner picks for these small, unanalysed tables.
         assert not plan.startswith("Limit"), plan
         subplan = plan[plan.index("SubPlan") :]
-        assert {int(n) for n in re.findall(r"loops=(\d+)", subplan)} == {50}, plan
+        (aggregate,) = re.findall(r"Aggregate \(actual rows=\d+ loops=(\d+)\)", subplan)
+        assert int(aggregate) == 50, plan
+        assert max(int(n) for n in re.findall(r"loops=(\d+)", subplan)) <= 50, plan
     else:
         cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
         plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
