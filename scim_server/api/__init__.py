@@ -13,30 +13,12 @@ from scim_server.api import (  # noqa: F401  (register the operations)
     platform,
     views,
 )
-from scim_server.api.problems import (
-    ApiProblem,
-    from_api_problem,
-    from_invalid,
-    from_not_found,
-    from_rule,
-    problem,
-)
+from scim_server.api.problems import answer_with_problems, problem
 from scim_server.api.routing import blueprint
-from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation
 
 __all__ = ["blueprint", "init_app"]
 
-blueprint.register_error_handler(ApiProblem, from_api_problem)
-blueprint.register_error_handler(RuleViolation, from_rule)
-blueprint.register_error_handler(NotFound, from_not_found)
-blueprint.register_error_handler(InvalidInput, from_invalid)
-
-
-@blueprint.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> Response:
-    # Its headers (Retry-After of a 429, Allow of a 405) but not its HTML content type.
-    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-    return problem(exc.code or 500, exc.name, exc.description or exc.name, headers=headers)
+answer_with_problems(blueprint)
 
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]

@@ -18,19 +18,22 @@ _PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 PROBLEM = {"application/problem+json": {"schema": "Problem"}}
 
 
-def schema_name(schema: Any) -> str:
+def _schema_name(schema: Any) -> str:
     cls = schema if isinstance(schema, type) else type(schema)
     return cls.__name__
 
 
+def new_spec(title: str, description: str, server: str) -> APISpec:
+    return APISpec(title=title, version="1", openapi_version="3.1.0",
+                   plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
+                   info={"description": description}, servers=[{"url": server}])
+
+
 @lru_cache(maxsize=1)
 def build_document() -> dict[str, Any]:
-    spec = APISpec(title="SCIM server admin API", version="1", openapi_version="3.1.0",
-                   plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)],
-                   info={"description": "Admin JSON API: users, lifecycle, resources, audit "
-                                        "log and tokens. Errors are RFC 9457 problem bodies; "
-                                        "account rule refusals carry `rule`."},
-                   servers=[{"url": "/api/v1"}])
+    spec = new_spec("SCIM server admin API", "Admin JSON API: users, lifecycle, resources, "
+                    "audit log and tokens. Errors are RFC 9457 problem bodies; account rule "
+                    "refusals carry `rule`.", "/api/v1")
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.security_scheme("oauth2", {"type": "oauth2", "flows": {
         "clientCredentials": {"tokenUrl": "/api/v1/oauth/token", "scopes": {"api": "admin API"}}

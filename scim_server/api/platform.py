@@ -10,21 +10,11 @@ import binascii
 from functools import lru_cache
 from typing import Any
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from marshmallow import RAISE, Schema, fields, validate
-from werkzeug.exceptions import HTTPException
 
-from scim_server.api.openapi import document_of, schema_name
-from scim_server.api.problems import (
-    ApiProblem,
-    from_api_problem,
-    from_invalid,
-    from_not_found,
-    from_rule,
-    problem,
-)
+from scim_server.api.openapi import document_of, new_spec
+from scim_server.api.problems import ApiProblem, answer_with_problems
 from scim_server.api.routing import Door
 from scim_server.domain import accounts as operator
 from scim_server.domain.credentials import issue_credential
@@ -236,12 +226,9 @@ def issue_scim_token(account_id: str, body: dict[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def build_document() -> dict[str, Any]:
-    spec = APISpec(title="SCIM server platform API", version="1", openapi_version="3.1.0",
-                   plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)],
-                   info={"description": "The platform operator's API: accounts, plans and "
-                                        "suspension. Operator tokens only. Errors are RFC 9457 "
-                                        "problem bodies; rule refusals carry `rule`."},
-                   servers=[{"url": "/platform/v1"}])
+    spec = new_spec("SCIM server platform API", "The platform operator's API: accounts, plans "
+                    "and suspension. Operator tokens only. Errors are RFC 9457 problem bodies; "
+                    "rule refusals carry `rule`.", "/platform/v1")
     spec.components.security_scheme("operator", {"type": "http", "scheme": "bearer"})
     return document_of(spec, PLATFORM, [{"operator": []}])
 
@@ -253,15 +240,7 @@ def openapi_view() -> Any:
 
 
 blueprint = PLATFORM.blueprint
-for error, handler in ((ApiProblem, from_api_problem), (RuleViolation, from_rule),
-                       (NotFound, from_not_found), (InvalidInput, from_invalid)):
-    blueprint.register_error_handler(error, handler)  # type: ignore[arg-type]
-
-
-@blueprint.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> Response:
-    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-    return problem(exc.code or 500, exc.name, exc.description or exc.name, headers=headers)
+answer_with_problems(blueprint)
 
 
 @blueprint.before_request

@@ -1,10 +1,12 @@
-"""RFC 9457 problem bodies: the one place the admin API turns errors into responses."""
+"""RFC 9457 problem bodies: the one place the JSON doors (the admin API, the platform API)
+turn errors into responses."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Blueprint, Response, jsonify
+from werkzeug.exceptions import HTTPException
 
 from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation
 
@@ -62,3 +64,18 @@ def validation_errors(messages: Any) -> Response:
     errors = messages if isinstance(messages, dict) else {"_schema": messages}
     return problem(400, "Invalid input", "The request does not match its schema.",
                    type_=PROBLEM_BASE + "invalid-input", errors=errors)
+
+
+def from_http_exception(exc: HTTPException) -> Response:
+    # Its headers (Retry-After of a 429, Allow of a 405) but not its HTML content type.
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return problem(exc.code or 500, exc.name, exc.description or exc.name, headers=headers)
+
+
+def answer_with_problems(blueprint: Blueprint) -> None:
+    """Every error of the door's requests as a problem body."""
+    blueprint.register_error_handler(ApiProblem, from_api_problem)
+    blueprint.register_error_handler(RuleViolation, from_rule)
+    blueprint.register_error_handler(NotFound, from_not_found)
+    blueprint.register_error_handler(InvalidInput, from_invalid)
+    blueprint.register_error_handler(HTTPException, from_http_exception)
