@@ -13,7 +13,7 @@ from scim_server.api.auth import oauth_server
 from scim_server.api.routing import operation
 from scim_server.domain import accounts, audit, resources, tokens, users
 from scim_server.domain.directory import list_users
-from scim_server.domain.documents import read_profile
+from scim_server.domain.documents import email_as_sent, read_profile
 from scim_server.domain.mail import Mailer, mailer_for
 from scim_server.settings import Settings
 from scim_server.storage.domain_tables import OutboxEmail
@@ -45,7 +45,7 @@ def user_out(user: User) -> dict[str, Any]:
     profile = read_profile(user)
     return {
         "id": user.id, "user_name": user.user_name, "display_name": user.display_name,
-        "email": user.email, "user_type": user.user_type, "status": user.status,
+        "email": email_as_sent(user), "user_type": user.user_type, "status": user.status,
         "given_name": profile["given_name"], "family_name": profile["family_name"],
         "title": profile["title"], "phone": profile["phone"], "locale": profile["locale"],
         "notifications": users.notifications_of(g.db, user),

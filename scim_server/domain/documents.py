@@ -25,6 +25,16 @@ def comparison_key(value: str) -> str:
     return unicodedata.normalize("NFC", value).lower()
 
 
+def email_as_sent(user: User) -> str | None:
+    """The user's main email as the identity provider or the Admin wrote it (the ``email``
+    column keeps its comparison key, lower case)."""
+    emails = [e for e in (user.data or {}).get("emails") or [] if e.get("value")]
+    chosen = next((e for e in emails if e.get("primary")), emails[0] if emails else None)
+    if chosen is not None and comparison_key(str(chosen["value"])) == user.email:
+        return str(chosen["value"])
+    return user.email
+
+
 def read_profile(user: User) -> dict[str, Any]:
     """The editable profile, read from the stored document."""
     data = user.data or {}

@@ -14,11 +14,12 @@ import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import email_validator
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from scim2_models import (
+    Email,
     EnterpriseUser,
     Extension,
     Group,
@@ -75,11 +76,30 @@ def account_extension() -> type[Extension]:
     return model
 
 
+def _email_as_sent(value: str | None) -> str | None:
+    """The syntax of an address is checked; the address is kept as sent. pydantic's EmailStr
+    lower-cases the domain (Jane.Doe@Example.com → Jane.Doe@example.com), and an identity
+    provider must read back exactly what it wrote; comparisons are case-insensitive anyway."""
+    if value is None:
+        return None
+    try:
+        email_validator.validate_email(value, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise ValueError(f"value is not a valid email address: {exc}") from None
+    return value
+
+
+class AsSentEmail(Email):
+    value: Annotated[str | None, AfterValidator(_email_as_sent)] = None  # type: ignore[assignment]
+
+
 class ProvisionedUser(User):  # type: ignore[type-arg]
     """The core User, publishing the account's user types as ``userType`` canonical values in
-    /Schemas (RFC 7643 §2.3.1 canonicalValues), so that clients offer only types we accept."""
+    /Schemas (RFC 7643 §2.3.1 canonicalValues), so that clients offer only types we accept,
+    and keeping emails as sent."""
 
     user_type: str | None = Field(None, examples=list(USER_TYPES))
+    emails: list[AsSentEmail] | None = None  # type: ignore[assignment]
 
 
 def scim_policy() -> ScimPolicy:

@@ -646,3 +646,24 @@ def test_scim_and_admin_api_refuse_with_the_same_rule(scim: ScimClient, db: Sess
     scim_detail = assert_refused(scim_response, rule, api_response.status_code)["detail"]
     # The same human sentence, too.
     assert scim_detail == f"{rule}: {api_response.get_json()['detail']}"
+
+
+def test_an_email_comes_back_exactly_as_sent_and_is_found_in_any_case(
+        scim: ScimClient, app: Flask, account: Account) -> None:
+    uid = create(scim, "Jane.Doe@Example.com")
+    sent = [{"value": "Jane.Doe@Example.com", "type": "work", "primary": True}]
+    assert scim.patch(f"/Users/{uid}", patch_body(replace("emails", sent))).status_code == 200
+    assert scim.get(f"/Users/{uid}").get_json()["emails"][0]["value"] == "Jane.Doe@Example.com"
+    found = scim.get("/Users", query={"filter": 'emails.value eq "jane.doe@example.com"'})
+    assert found.get_json()["totalResults"] == 1
+    with app.extensions["scim_sessions"]() as session:
+        row = session.get(AccountRow, account.id)
+        admin = session.scalars(select(User).where(User.account_id == account.id,
+                                                   User.user_type == "Admin")).one()
+        token = make_token(session, row, admin)
+        session.commit()
+    api = app.test_client().get(f"/api/v1/users/{uid}",
+                                headers={"Authorization": f"Bearer {token}"})
+    assert api.get_json()["email"] == "Jane.Doe@Example.com"
+    bad = scim.post("/Users", user_body("bad", emails=[{"value": "not an address"}]))
+    assert bad.status_code == 400
