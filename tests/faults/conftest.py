@@ -3,15 +3,16 @@ every door (a SCIM token, an admin API token, a signed-in admin UI session)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
+import flask
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from admin_ui.security import sign_in
 from scim_server.app import create_app
 from scim_server.cli import create_account
 from scim_server.db import make_engine, make_session_factory
@@ -74,12 +75,16 @@ def add_tenant(url: str, name: str) -> Tenant:
 
 
 def signed_in(app: Flask, tenant: Tenant) -> FlaskClient:
-    """A test client whose session cookie is the tenant's Admin signed in to the console."""
+    """A test client whose session cookie is the tenant's Admin signed in to the console (the
+    session the console's own sign-in writes, without a password to type)."""
+    with app.test_request_context(), app.extensions["scim_sessions"]() as db:
+        admin = db.get(User, tenant.admin_id)
+        assert admin is not None
+        sign_in(admin)
+        cookie = dict(flask.session)
     client = app.test_client()
     with client.session_transaction() as session:
-        session["admin_user_id"] = tenant.admin_id
-        session["account_id"] = tenant.id
-        session["signed_in_at"] = int(time.time())
+        session.update(cookie)
     return client
 
 
