@@ -88,9 +88,11 @@ def authenticate_request(session: Session, secret: str, kinds: tuple[str, ...]) 
     over SCIM.
 
     The request's first statements (see ``db.once_more_if_dropped``). A write request then
-    commits this short read, so that its own transaction begins with its first write. The
-    request then counts against its account's requests in flight (``admission.admit``: 429
-    past the cap), before it can wait on any of the account's rows."""
+    commits this short read, so that its own transaction begins with its first write. A
+    suspended account is refused (403). The request then counts against its account's requests
+    in flight (``admission.admit``: 429 past the cap), before it can wait on any of the
+    account's rows, and takes a token from its credential's bucket (``ratelimit``: 429 with
+    Retry-After when empty)."""
     writing = request.method not in READ_ONLY
 
     def first() -> Principal | None:
