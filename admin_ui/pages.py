@@ -32,7 +32,7 @@ from scim_server.domain.users import get_user
 from scim_server.hub.api_users import list_api_users
 from scim_server.hub.permissions import permissions_overview
 from scim_server.hub.summary import hub_summary
-from scim_server.storage.models import utcnow
+from scim_server.storage.models import User, utcnow
 
 LIST_SIZE = 50
 
@@ -91,19 +91,40 @@ def issue_token() -> Any:
                                    "holder": user_label(holder)})
 
 
-@blueprint.post("/api-users/tokens/<credential_id>/revoke")
-def revoke_token(credential_id: str) -> Any:
-    # OAuth clients are listed with the tokens; the form says which kind it revokes.
-    revoke = (tokens.revoke_oauth_client if request.form.get("kind") == "oauth"
-              else tokens.revoke_token)
+def _revocable(credential_id: str, kind: str | None) -> tuple[Any, str]:
+    """The token or OAuth client (the list says which kind) of the signed-in account."""
+    account = current().account
     try:
-        revoke(g.db, current().account, credential_id, actor=actor())
+        if kind == "oauth":
+            return tokens.get_oauth_client(g.db, account, credential_id), "oauth"
+        credential = tokens.get_token(g.db, account, credential_id)
     except NotFound:
         abort(404)
+    return credential, credential.kind
+
+
+@blueprint.get("/api-users/tokens/<credential_id>/revoke")
+def confirm_revoke_token(credential_id: str) -> Any:
+    """What revoking will stop, before it does: the token by name, holder and last use."""
+    credential, kind = _revocable(credential_id, request.args.get("kind"))
+    holder = g.db.get(User, credential.user_id) if credential.user_id else None
+    return render_template(
+        "admin/token_revoke.html", credential=credential, kind=kind, kinds=KIND_LABELS,
+        holder=user_label(holder) if holder is not None else None,
+        offset=request.args.get("offset") or "")
+
+
+@blueprint.post("/api-users/tokens/<credential_id>/revoke")
+def revoke_token(credential_id: str) -> Any:
+    credential, kind = _revocable(credential_id, request.form.get("kind"))
+    revoke = tokens.revoke_oauth_client if kind == "oauth" else tokens.revoke_token
+    label = credential.name or gettext(KIND_LABELS[kind])
+    try:
+        revoke(g.db, current().account, credential_id, actor=actor())
     except DomainError as exc:
         flash_refusal(exc, target=credential_id)
     else:
-        flash_done(gettext("The token was revoked."), target=credential_id)
+        flash_done(gettext("“%(name)s” was revoked.", name=label), target=credential_id)
     return redirect(url_for("admin_ui.api_users", offset=request.form.get("offset") or None))
 
 

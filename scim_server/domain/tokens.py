@@ -133,11 +133,16 @@ def list_oauth_clients(session: Session, account: Account) -> list[OAuthClient]:
                                 .order_by(OAuthClient.created_at, OAuthClient.id)))
 
 
-def revoke_oauth_client(session: Session, account: Account, client_pk: str, *, actor: Actor,
-                        clock: Clock = utcnow) -> OAuthClient:
+def get_oauth_client(session: Session, account: Account, client_pk: str) -> OAuthClient:
     client = session.get(OAuthClient, client_pk)
     if client is None or client.account_id != account.id:
         raise NotFound(f"no OAuth client {client_pk}")
+    return client
+
+
+def revoke_oauth_client(session: Session, account: Account, client_pk: str, *, actor: Actor,
+                        clock: Clock = utcnow) -> OAuthClient:
+    client = get_oauth_client(session, account, client_pk)
     if client.revoked_at is None:
         client.revoked_at = clock()
         record_audit(session, account, actor=actor, action="oauth_client.revoke",

@@ -342,6 +342,32 @@ def test_groups_create_rename_members_and_duplicate(admin_client: FlaskClient, u
     assert other.get(f"/admin/groups/{group.id}").status_code == 404
 
 
+def test_revoking_a_token_first_says_what_it_will_stop(admin_client: FlaskClient,
+                                                        ui_app: Flask, seeded: Seeded) -> None:
+    _post(admin_client, "/admin/api-users/tokens",
+          {"email": seeded.admin_email, "kind": "scim", "name": "okta-prod"},
+          page="/admin/api-users")
+    with _db(ui_app) as session:
+        cred = session.scalar(select(Credential).where(Credential.name == "okta-prod"))
+    listing = admin_client.get("/admin/api-users").get_data(as_text=True)
+    # The list links to the confirmation; no one-click revoke form.
+    assert f'action="/admin/api-users/tokens/{cred.id}/revoke"' not in listing
+    assert f"/admin/api-users/tokens/{cred.id}/revoke?kind=scim" in listing
+    page = admin_client.get(f"/admin/api-users/tokens/{cred.id}/revoke?kind=scim")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "okta-prod" in text and "provisioning stops" in text
+    with _db(ui_app) as session:
+        assert session.get(Credential, cred.id).revoked_at is None  # nothing happened yet
+    done = _post(admin_client, f"/admin/api-users/tokens/{cred.id}/revoke", {"kind": "scim"},
+                 page="/admin/api-users")
+    assert done.status_code == 302
+    assert "“okta-prod” was revoked." in admin_client.get("/admin/api-users").get_data(
+        as_text=True)
+    with _db(ui_app) as session:
+        assert session.get(Credential, cred.id).revoked_at is not None
+    assert admin_client.get("/admin/api-users/tokens/nope/revoke").status_code == 404
+
+
 def test_token_is_shown_once_and_can_be_revoked(admin_client: FlaskClient, ui_app: Flask,
                                                 seeded: Seeded) -> None:
     response = _post(admin_client, "/admin/api-users/tokens",
