@@ -32,6 +32,7 @@ from admin_ui.security import current
 from scim_server.domain import users as domain
 from scim_server.domain.directory import list_users
 from scim_server.domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
+from scim_server.domain.resources import deactivation_effects
 from scim_server.storage.models import User
 
 PAGE_SIZES = (50, 100, 200)
@@ -115,6 +116,19 @@ def _row_action(user_id: str, run: Callable[[], User], done: Callable[[User], st
     else:
         flash_done(done(user), target=user_id)
     return redirect(back_to_users())
+
+
+@blueprint.get("/users/<user_id>/deactivate")
+def confirm_deactivate(user_id: str) -> Any:
+    """What deactivating will do, before it does: what the user owns that stops or closes,
+    and the way to hand it over first."""
+    ctx = current()
+    try:
+        user = domain.get_user(g.db, ctx.account, user_id)
+    except NotFound:
+        abort(404)
+    effects = deactivation_effects(g.db, ctx.account, user.id)
+    return _user_page("admin/user_deactivate.html", user, effects=effects)
 
 
 @blueprint.post("/users/<user_id>/deactivate")
@@ -302,9 +316,15 @@ def bulk() -> Any:
     if problem:
         flash_refusal(InvalidInput(problem), target="bulk")
         return redirect(back_to_users())
+    preview = request.form.get("confirm") != "yes"
     try:
+        # The preview is the change itself, made and rolled back: exactly who would change
+        # and who would be skipped, and why, by the same rules.
+        savepoint = g.db.begin_nested() if preview else None
         report = domain.bulk_change(g.db, ctx.account, ids, actor=actor(), user_type=user_type,
                                     status=status)
+        if savepoint is not None:
+            savepoint.rollback()
     except DomainError as exc:
         # bulk.too_many, bulk.self, an unknown type: nobody was changed.
         flash_refusal(exc, target="bulk")
@@ -314,6 +334,10 @@ def bulk() -> Any:
         "admin/bulk_result.html",
         report=report,
         names=names,
+        preview=preview,
+        ids=ids,
+        user_type=user_type,
+        status=status,
         change=gettext(user_type) if user_type else gettext(status or ""),
         next=back_to_users(),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import bindparam, delete, exists, func, select, update
@@ -243,6 +244,34 @@ _REOPEN = (
 )
 
 
+def _disabled_on_deactivation(account: Account, user_id: str) -> list[Any]:
+    return [Resource.account_id == account.id, Resource.id.in_(_owned(user_id)),
+            Resource.kind.in_(RUNNABLE_KINDS)]
+
+
+def _closed_on_deactivation(account: Account, user_id: str) -> list[Any]:
+    return [Resource.account_id == account.id, Resource.id.in_(_owned(user_id)),
+            ~_has_other_active_owner(user_id),
+            # The seed product: a workspace stays open when the user who created it leaves.
+            ~sa.and_(Resource.kind == "workspace",
+                     sa.func.coalesce(Resource.created_by_id, "") == user_id)]
+
+
+@dataclass(frozen=True)
+class DeactivationEffects:
+    """What deactivating a user would do to what they own, for the confirmation."""
+
+    disabled: int  # automations and integrations switched off
+    closed: int  # resources that no other active owner keeps accessible
+
+
+def deactivation_effects(session: Session, account: Account, user_id: str) -> DeactivationEffects:
+    count = select(func.count()).select_from(Resource)
+    return DeactivationEffects(
+        disabled=session.scalar(count.where(*_disabled_on_deactivation(account, user_id))) or 0,
+        closed=session.scalar(count.where(*_closed_on_deactivation(account, user_id))) or 0)
+
+
 def on_deactivate(session: Session, account: Account, user_id: str, *, clock: Clock) -> None:
     """Deactivation: the user's automations and integrations are disabled, resources with no
     other active owner become inaccessible; workspaces they created are untouched."""
@@ -250,18 +279,11 @@ def on_deactivate(session: Session, account: Account, user_id: str, *, clock: Cl
         return  # most users own nothing: one query, not two updates
     now = clock()
     session.execute(
-        update(Resource)
-        .where(Resource.account_id == account.id, Resource.id.in_(_owned(user_id)),
-               Resource.kind.in_(RUNNABLE_KINDS))
+        update(Resource).where(*_disabled_on_deactivation(account, user_id))
         .values(enabled=False, modified_at=now).execution_options(synchronize_session=False)
     )
     session.execute(
-        update(Resource)
-        .where(Resource.account_id == account.id, Resource.id.in_(_owned(user_id)),
-               ~_has_other_active_owner(user_id),
-               # The seed product: a workspace stays open when the user who created it leaves.
-               ~sa.and_(Resource.kind == "workspace",
-                        sa.func.coalesce(Resource.created_by_id, "") == user_id))
+        update(Resource).where(*_closed_on_deactivation(account, user_id))
         .values(accessible=False, modified_at=now).execution_options(synchronize_session=False)
     )
     _expire_resources(session)

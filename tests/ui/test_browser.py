@@ -85,8 +85,12 @@ def test_deactivate_then_delete_a_user(page, live_server: LiveServer) -> None:
     row = _row(page, "bob@acme.io")
     row.locator('[data-testid="menu"]').click()
     screenshot(page, "users-row-menu.png")
-    row.get_by_role("button", name="Deactivate").click()
-    page.wait_for_load_state()
+    row.get_by_role("link", name="Deactivate…").click()
+    # The confirmation says what stops; nothing changed before it is confirmed.
+    page.locator('[data-testid="deactivation-effects"]').wait_for()
+    assert _user(live_server, "bob@acme.io").status == "active"
+    page.click('[data-testid="deactivate-submit"]')
+    page.wait_for_url("**/admin/users?q=bob")
     row = _row(page, "bob@acme.io")
     assert "Bob Stone was deactivated." in row.inner_text()
     assert _user(live_server, "bob@acme.io").status == "inactive"
@@ -107,7 +111,8 @@ def test_refusal_shows_the_rule_next_to_the_row(page, live_server: LiveServer) -
     page.goto(live_server.url + "/admin/users?q=admin%40acme.io")
     row = _row(page, live_server.seeded.admin_email)
     row.locator('[data-testid="menu"]').click()
-    row.get_by_role("button", name="Deactivate").click()
+    row.get_by_role("link", name="Deactivate…").click()
+    page.click('[data-testid="deactivate-submit"]')
     page.wait_for_load_state()
     notice = _row(page, live_server.seeded.admin_email).locator('[data-testid="notice-error"]')
     assert "admin.holds_scim_tokens" in notice.inner_text()
@@ -123,9 +128,14 @@ def test_bulk_change_with_one_skipped_user(page, live_server: LiveServer) -> Non
     assert "3 selected" in page.locator('[data-testid="bulk-count"]').inner_text()
     page.select_option('[data-testid="bulk-type"]', "Member")
     page.click('[data-testid="bulk-apply"]')
-    result = page.locator('[data-testid="bulk-result"]')
-    result.wait_for()
     carol = live_server.seeded.users["carol@acme.io"]
+    # First the review: who will change, who will be skipped and why; nothing changed yet.
+    page.locator('[data-testid="bulk-confirm"]').wait_for()
+    assert "bulk.nonpaying_to_paying" in page.locator(f'[data-testid="skipped-{carol}"]').inner_text()
+    assert page.locator("tr.applied").count() == 2
+    assert _user(live_server, "frank@acme.io").user_type == "Admin"
+    page.click('[data-testid="bulk-confirm"]')
+    page.locator("text=Back to users").wait_for()
     skipped = page.locator(f'[data-testid="skipped-{carol}"]')
     assert "bulk.nonpaying_to_paying" in skipped.inner_text()
     assert page.locator("tr.skipped").count() == 1

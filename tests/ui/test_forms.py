@@ -8,12 +8,13 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from scim_server.db import make_session_factory
 from scim_server.storage.domain_tables import AuditEntry, EmailChange
-from scim_server.storage.models import Credential, Group, GroupMember, User
+from scim_server.storage.models import Account, Credential, Group, GroupMember, User
 from tests.conftest import Mailbox
+from tests.domain.factories import make_resource
 from tests.ui.conftest import PASSWORD, Seeded, csrf_of, make_app, seed, sign_in
 
 
@@ -259,6 +260,46 @@ def test_profile_edit_and_too_long_field(admin_client: FlaskClient, ui_app: Flas
     too_long = _post(admin_client, f"/admin/users/{bob}/profile", {"title": "x" * 401})
     assert too_long.status_code == 400
     assert "too long" in too_long.get_data(as_text=True)
+
+
+def test_a_bulk_change_is_reviewed_before_it_applies(admin_client: FlaskClient, ui_app: Flask,
+                                                     seeded: Seeded) -> None:
+    alice, carol = seeded.users["alice@acme.io"], seeded.users["carol@acme.io"]
+    review = _post(admin_client, "/admin/users/bulk", {"user_id": [alice, carol],
+                                                       "user_type": "Member"})
+    text = review.get_data(as_text=True)
+    assert review.status_code == 200 and "1 will change" in text and "1 will be skipped" in text
+    assert "bulk.nonpaying_to_paying" in text
+    assert _user(ui_app, carol).user_type == "Viewer"  # nothing changed yet
+    with _db(ui_app) as session:
+        audited = session.scalar(select(func.count()).select_from(AuditEntry))
+    applied = _post(admin_client, "/admin/users/bulk", {"user_id": [alice, carol],
+                                                        "user_type": "Member", "confirm": "yes"})
+    assert "1 changed" in applied.get_data(as_text=True)
+    with _db(ui_app) as session:
+        # The review wrote nothing; the change wrote its audit.
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) > audited
+
+
+def test_deactivating_a_user_first_says_what_stops(admin_client: FlaskClient, ui_app: Flask,
+                                                   seeded: Seeded) -> None:
+    bob = seeded.users["bob@acme.io"]
+    with _db(ui_app) as session:
+        account = session.get(Account, seeded.account_id)
+        owner = session.get(User, bob)
+        make_resource(session, account, "automation", owner)
+        make_resource(session, account, "board", owner)
+        session.commit()
+    listing = admin_client.get("/admin/users").get_data(as_text=True)
+    assert f'action="/admin/users/{bob}/deactivate"' not in listing
+    page = admin_client.get(f"/admin/users/{bob}/deactivate?next=/admin/users")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Bob Stone" in text and "bob@acme.io" in text
+    assert "will be disabled: 1" in text and "(no other active owner): 2" in text
+    assert _user(ui_app, bob).status == "active"
+    done = _post(admin_client, f"/admin/users/{bob}/deactivate", {"next": "/admin/users"})
+    assert done.status_code == 302 and _user(ui_app, bob).status == "inactive"
+    assert admin_client.get("/admin/users/nope/deactivate").status_code == 404
 
 
 def test_bulk_without_selection_or_change_gets_a_message(admin_client: FlaskClient,
