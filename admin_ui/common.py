@@ -114,4 +114,9 @@ def find_user_by_email(email: str) -> User | None:
 
 
 def user_label(user: User) -> str:
-    return user.display_name or user.user_name or user.email or user.id
+    """A user as messages and lists name them: the display name with the address, so that two
+    people of one name are told apart."""
+    address = user.email or user.user_name
+    if user.display_name and address and address != user.display_name:
+        return f"{user.display_name} ({address})"
+    return user.display_name or address or user.id

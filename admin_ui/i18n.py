@@ -182,7 +182,7 @@ FR: dict[str, str] = {
     "%(name)s was deactivated.": "%(name)s a été désactivé.",
     "%(name)s was activated.": "%(name)s a été activé.",
     "%(name)s is now %(type)s.": "%(name)s est maintenant %(type)s.",
-    "The user was deleted.": "L'utilisateur a été supprimé.",
+    "%(name)s was deleted.": "%(name)s a été supprimé.",
     "Delete %(name)s": "Supprimer %(name)s",
     "Deleting is permanent: personal data is erased. What this user created stays, attributed to the name below.": "La suppression est définitive : les données personnelles sont effacées. Ce que cet utilisateur a créé reste, attribué au nom ci-dessous.",
     "Name to show instead": "Nom à afficher à la place",

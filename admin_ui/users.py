@@ -187,6 +187,8 @@ def delete(user_id: str) -> Any:
     if request.form.get("confirm") != "yes":
         return _user_page(page, user, 400, shown_as=shown_as,
                           error={"text": gettext("Tick the box to confirm the deletion.")})
+    # Named before the deletion erases what names them.
+    label = user_label(user)
     try:
         domain.delete_user(g.db, ctx.account, user.id, actor=actor(), display_name=shown_as)
     except NotFound:
@@ -194,7 +196,7 @@ def delete(user_id: str) -> Any:
     except DomainError as exc:
         # Rendered, not redirected: the 4xx status makes the app roll the transaction back.
         return _user_page(page, user, status_for(exc), shown_as=shown_as, error=refusal(exc))
-    flash_done(gettext("The user was deleted."))
+    flash_done(gettext("%(name)s was deleted.", name=label))
     return redirect(back_to_users())
 
 

@@ -92,7 +92,7 @@ def test_deactivate_then_delete_a_user(page, live_server: LiveServer) -> None:
     page.click('[data-testid="deactivate-submit"]')
     page.wait_for_url("**/admin/users?q=bob")
     row = _row(page, "bob@acme.io")
-    assert "Bob Stone was deactivated." in row.inner_text()
+    assert "Bob Stone (bob@acme.io) was deactivated." in row.inner_text()
     assert _user(live_server, "bob@acme.io").status == "inactive"
 
     row.locator('[data-testid="menu"]').click()
@@ -102,7 +102,8 @@ def test_deactivate_then_delete_a_user(page, live_server: LiveServer) -> None:
     screenshot(page, "delete-user.png")
     page.click('[data-testid="delete-submit"]')
     page.wait_for_url("**/admin/users?q=bob")
-    assert "The user was deleted." in page.locator('[data-testid="notice-info"]').inner_text()
+    assert "Bob Stone (bob@acme.io) was deleted." in page.locator(
+        '[data-testid="notice-info"]').inner_text()
     assert _row(page, "bob@acme.io").count() == 0
 
 

@@ -15,7 +15,7 @@ from scim_server.storage.domain_tables import AuditEntry, EmailChange
 from scim_server.storage.models import Account, Credential, Group, GroupMember, User
 from tests.conftest import Mailbox
 from tests.domain.factories import make_resource
-from tests.ui.conftest import PASSWORD, Seeded, csrf_of, make_app, seed, sign_in
+from tests.ui.conftest import PASSWORD, Seeded, add_user, csrf_of, make_app, seed, sign_in
 
 
 def _db(app: Flask):
@@ -300,6 +300,17 @@ def test_deactivating_a_user_first_says_what_stops(admin_client: FlaskClient, ui
     done = _post(admin_client, f"/admin/users/{bob}/deactivate", {"next": "/admin/users"})
     assert done.status_code == 302 and _user(ui_app, bob).status == "inactive"
     assert admin_client.get("/admin/users/nope/deactivate").status_code == 404
+
+
+def test_messages_tell_two_users_of_one_name_apart(admin_client: FlaskClient, ui_app: Flask,
+                                                   seeded: Seeded) -> None:
+    with _db(ui_app) as session:
+        first = add_user(session, seeded.account_id, "ahmed@acme.io", "Ahmed Dupont").id
+        add_user(session, seeded.account_id, "ahmed.d@acme.io", "Ahmed Dupont")
+        session.commit()
+    _post(admin_client, f"/admin/users/{first}/deactivate")
+    assert "Ahmed Dupont (ahmed@acme.io) was deactivated." in admin_client.get(
+        "/admin/users").get_data(as_text=True)
 
 
 def test_bulk_without_selection_or_change_gets_a_message(admin_client: FlaskClient,
