@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import re
 import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -221,10 +223,15 @@ def browser_sign_in(page: Any, live: LiveServer) -> None:
     page.wait_for_url(live.url + "/admin/")
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot for README.md, and check it was written."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
+def screenshot(page: Any, name: str, folder: Path | None = None) -> Path:
+    """Save a full-page screenshot, and check it was written: into README.md's folder when
+    SCIM_UPDATE_SCREENSHOTS=1 asks for it, else a temporary one (a test run, CI's included,
+    must leave the checkout as it found it)."""
+    if folder is None:
+        folder = SCREENSHOTS if os.environ.get("SCIM_UPDATE_SCREENSHOTS") == "1" else Path(
+            tempfile.gettempdir()) / "scim-server-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
     page.screenshot(path=str(path), full_page=True)
     assert path.exists() and path.stat().st_size > 0, f"no screenshot at {path}"
     return path
