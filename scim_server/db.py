@@ -86,6 +86,10 @@ LOCKED = Unavailable(
     "busy", "Another request holds what this one needs to change; retry the request.", 1)
 TOO_SLOW = Unavailable(
     "busy", "The database took too long to answer; retry the request.", 1)
+# Two transactions waiting on each other (PostgreSQL aborts one) or a serialization failure:
+# the aborted request did nothing and succeeds when sent again.
+CROSSED = Unavailable(
+    "busy", "This request crossed another one changing the same data; retry the request.", 1)
 
 # SQLSTATEs of a server that is going away, starting, or out of room: nothing the request
 # did wrong (class 08: connection exception; 53: insufficient resources, e.g. too many
@@ -124,6 +128,8 @@ def _verdict(exc: BaseException) -> Unavailable | None:
         return LOCKED
     if state == "57014":  # query_canceled: statement_timeout (or an operator's cancel)
         return TOO_SLOW
+    if state in ("40P01", "40001"):  # deadlock_detected, serialization_failure
+        return CROSSED
     if state is not None and state.startswith(_UNREACHABLE_STATES):
         return UNREACHABLE
     if exc.connection_invalidated or (state is None and isinstance(exc, OperationalError)):
