@@ -265,6 +265,40 @@ class AuditOut(Schema):
     after = fields.Dict(allow_none=True)
 
 
+class EventsQuery(Strict):
+    after = Str(validate=validate.Length(1, 200),
+                metadata={"description": "the `next` cursor of an earlier answer; without it, "
+                                         "the feed from its first event"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    type = Str(validate=validate.Length(1, 1000),
+               metadata={"description": "only these RFC 9967 event URIs (comma-separated)"})
+
+
+class EventOut(Schema):
+    id = Str()
+    position = fields.Integer()
+    at = fields.DateTime()
+    type = Str(metadata={"description": "the RFC 9967 event URI"})
+    door = Str()
+    actor_user_id = Str(allow_none=True)
+    actor_credential_id = Str(allow_none=True)
+    client = Str(allow_none=True)
+    resource_type = Str()
+    resource_id = Str()
+    sub_id = fields.Dict(metadata={"description": "the subject, as RFC 9967 names it"})
+    attributes = fields.List(Str(), metadata={"description": "notices: the attributes changed"})
+    added = fields.List(Str(), metadata={"description": "members added to a group"})
+    removed = fields.List(Str(), metadata={"description": "members removed from a group"})
+    data = fields.Dict(allow_none=True,
+                       metadata={"description": "create:full: the resource (no password)"})
+
+
+class EventListOut(Schema):
+    events = fields.List(fields.Nested(EventOut))
+    next = Str(metadata={"description": "the cursor to ask with next (`after`); kept by a "
+                                        "client, it resumes the feed with no gap and no repeat"})
+
+
 class AuditListOut(Schema):
     entries = fields.List(fields.Nested(AuditOut))
     next_before_id = fields.Integer(allow_none=True)

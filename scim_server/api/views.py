@@ -11,7 +11,7 @@ from sqlalchemy import select
 from scim_server.api import schemas as s
 from scim_server.api.auth import oauth_server
 from scim_server.api.routing import operation
-from scim_server.domain import accounts, audit, resources, tokens, users
+from scim_server.domain import accounts, audit, events, resources, tokens, users
 from scim_server.domain.directory import list_users
 from scim_server.domain.documents import email_as_sent, read_profile
 from scim_server.domain.mail import Mailer, mailer_for
@@ -247,6 +247,31 @@ def audit_view(query: dict[str, Any]) -> Any:
     entries = audit.list_audit(g.db, g.account, **query)
     return {"entries": entries,
             "next_before_id": entries[-1].id if len(entries) == query["limit"] else None}
+
+
+@operation("/events", "GET", summary="The account's provisioning events (RFC 9967), oldest "
+           "first, by cursor", tag=AUDIT, query=s.EventsQuery, response=s.EventListOut)
+def events_view(query: dict[str, Any]) -> Any:
+    secret = current_app.config["SECRET_KEY"].encode()
+    after = (events.open_cursor(secret, g.account.id, query["after"])
+             if query.get("after") else 0)
+    types = [t.strip() for t in query["type"].split(",") if t.strip()] if query.get("type") else None
+    rows = events.list_events(g.db, g.account, after=after, limit=query["limit"], types=types)
+    last = rows[-1].position if rows else after
+    return {"events": [event_out(row) for row in rows],
+            "next": events.seal_cursor(secret, g.account.id, last)}
+
+
+def event_out(row: Any) -> dict[str, Any]:
+    folder = "Users" if row.resource_type == "User" else "Groups"
+    return {
+        "id": row.id, "position": row.position, "at": row.at, "type": row.event_type,
+        "door": row.door, "actor_user_id": row.actor_user_id,
+        "actor_credential_id": row.actor_credential_id, "client": row.client,
+        "resource_type": row.resource_type, "resource_id": row.resource_id,
+        "sub_id": {"format": "scim", "uri": f"/{folder}/{row.resource_id}"},
+        **(row.payload or {}), **({"data": row.data} if row.data is not None else {}),
+    }
 
 
 @operation("/outbox", "GET", summary="Emails not sent while no SMTP server is configured, "

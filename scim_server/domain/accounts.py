@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from scim_server.domain import events
 from scim_server.domain import users as user_rules
 from scim_server.domain.actors import Actor
 from scim_server.domain.audit import record_audit
@@ -98,6 +99,8 @@ def create_user(session: Session, account: Account, document: dict[str, Any], *,
     record_audit(session, account, actor=actor, action="user.create", target_type="user",
                  target_id=user_id, before=None,
                  after={"user_type": fields["user_type"], "status": fields["status"]})
+    events.record_events(session, account, actor=actor,
+                         changes=[events.created("User", user_id, fields["data"])])
     user_rules.settle_counts(session, account, shift)
     return user_id
 

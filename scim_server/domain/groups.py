@@ -13,6 +13,7 @@ from typing import Any
 from scim2_models import NotFoundException, Resource, UniquenessException
 from sqlalchemy.orm import Session
 
+from scim_server.domain import events
 from scim_server.domain.actors import Actor
 from scim_server.domain.audit import record_audit
 from scim_server.domain.errors import NotFound, RuleViolation, Severity
@@ -52,6 +53,8 @@ def create_group(session: Session, account: Account, name: str, *, actor: Actor)
         raise _name_taken(name) from None
     record_audit(session, account, actor=actor, action="group.create", target_type="group",
                  target_id=group_id, before=None, after={"members": 0})
+    events.record_events(session, account, actor=actor,
+                         changes=[events.created("Group", group_id, fields["data"])])
     return group_id
 
 
@@ -77,6 +80,8 @@ def rename_group(session: Session, account: Account, group_id: str, name: str, *
         raise NotFound(f"no group {group_id}") from None
     record_audit(session, account, actor=actor, action="group.rename", target_type="group",
                  target_id=group_id, before=None, after=None)
+    events.record_events(session, account, actor=actor, changes=events.modified(
+        "Group", group_id, events.changed_attributes(dict(row.data), fields["data"])))
 
 
 def _touch(scope: AccountScope, group_id: str) -> None:
@@ -92,10 +97,13 @@ def add_member(session: Session, account: Account, group_id: str, user_id: str, 
     """Add a user of the account to a group (nothing happens when they are in it already)."""
     scope = _scope(session, account)
     _touch(scope, group_id)
-    if Members(scope).add(group_id, [user_id]):
+    unknown, added = Members(scope).add_delta(group_id, [user_id])
+    if unknown:
         raise NotFound(f"no user {user_id}")
     record_audit(session, account, actor=actor, action="group.add_members", target_type="group",
                  target_id=group_id, before=None, after={"added": [user_id]})
+    events.record_events(session, account, actor=actor,
+                         changes=events.members_changed(group_id, added=added))
 
 
 def remove_member(session: Session, account: Account, group_id: str, member_id: str, *,
@@ -103,7 +111,9 @@ def remove_member(session: Session, account: Account, group_id: str, member_id: 
     """Remove a member from a group."""
     scope = _scope(session, account)
     _touch(scope, group_id)
-    Members(scope).remove(group_id, [member_id])
+    removed = Members(scope).remove(group_id, [member_id])
     record_audit(session, account, actor=actor, action="group.remove_members",
                  target_type="group", target_id=group_id, before=None,
                  after={"removed": [member_id]})
+    events.record_events(session, account, actor=actor,
+                         changes=events.members_changed(group_id, removed=removed))

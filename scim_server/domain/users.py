@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from scim_server.domain import documents
+from scim_server.domain import documents, events
 from scim_server.domain.actors import Actor, Clock, as_utc
 from scim_server.domain.audit import record_audit
 from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
@@ -472,12 +472,21 @@ def delete_user(session: Session, account: Account, user_id: str, *, actor: Acto
     session.flush()
     on_delete(session, account, user.id, clock=clock)
     on_user_deleted(session, account, user.id)  # duty schedules and own permission grants
+    # A consumer revokes access by group: leaving each group is a membership change of its own.
+    groups = session.scalars(select(GroupMember.group_id).where(
+        GroupMember.account_id == account.id, GroupMember.member_id == user.id)).all()
     _anonymise(session, account, user, display_name=display_name or DELETED_USER, now=now)
     record_audit(session, account, actor=actor, action="user.delete", target_type="user",
                  target_id=user.id, before={"user_type": before.user_type,
                                             "status": before.status},
                  after={"status": "deleted"}, clock=clock)
     session.flush()
+    events.forget_data(session, account, user.id)
+    events.record_events(session, account, actor=actor, clock=clock, changes=[
+        *(change for group_id in sorted(groups)
+          for change in events.members_changed(group_id, removed=[user.id])),
+        events.deleted("User", user.id),
+    ])
 
 
 def _anonymise(session: Session, account: Account, user: User, *, display_name: str,
@@ -536,6 +545,11 @@ def _change(session: Session, account: Account, user: User, after: UserState, *,
                  before={"user_type": before.user_type, "status": before.status},
                  after={"user_type": after.user_type, "status": after.status}, clock=clock)
     session.flush()
+    events.record_events(session, account, actor=actor, clock=clock, changes=[
+        *events.modified("User", user.id,
+                         ["userType"] if before.user_type != after.user_type else []),
+        *events.status_changed(user.id, before.status, after.status),
+    ])
     return user
 
 
@@ -572,6 +586,9 @@ def activate_user(session: Session, account: Account, user_id: str, *, actor: Ac
 
 
 PROFILE_KEYS = (*documents.PROFILE_FIELDS, "notifications", "password", "email")
+# The SCIM attribute each profile field is part of (events name SCIM attributes).
+PROFILE_ATTRIBUTES = {"given_name": "name", "family_name": "name", "display_name": "displayName",
+                      "title": "title", "phone": "phoneNumbers", "locale": "locale"}
 
 
 def update_profile(session: Session, account: Account, user_id: str, changes: dict[str, Any],
@@ -618,6 +635,9 @@ def update_profile(session: Session, account: Account, user_id: str, changes: di
                            if "notifications" in changes else {})},
                  clock=clock)
     session.flush()
+    events.record_events(session, account, actor=actor, clock=clock, changes=events.modified(
+        "User", user.id, [*(PROFILE_ATTRIBUTES[k] for k in fields if before.get(k) != fields[k]),
+                          *(["password"] if "password" in changes else [])]))
     return user
 
 
@@ -688,6 +708,8 @@ def invite_user(session: Session, account: Account, *, email: str, user_type: st
                  target_id=user.id, before=None,
                  after={"user_type": user_type, "status": "pending"}, clock=clock)
     session.flush()
+    events.record_events(session, account, actor=actor, clock=clock,
+                         changes=[events.created("User", user.id, user.data)])
     return user, token
 
 
@@ -770,6 +792,9 @@ def confirm_email_change(session: Session, *, token: str, clock: Clock = utcnow)
                  action="user.email_changed", target_type="user", target_id=user.id,
                  before={"email": "previous"}, after={"email": "confirmed"}, clock=clock)
     session.flush()
+    events.record_events(session, account, actor=Actor(door="api", user_id=user.id,
+                                                       client="email-confirmation"),
+                         clock=clock, changes=events.modified("User", user.id, ["emails"]))
     return user
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from flask import g
 from scim2_models import Resource, ResourceType
 
+from scim_server.domain import events
 from scim_server.domain import users as user_rules
 from scim_server.domain.actors import Actor
 from scim_server.domain.audit import record_audit, record_audits
@@ -118,13 +119,33 @@ class RuledScimStorage(SqlScimStorage):
             )
 
     def written(self, action: str, kind: str, resource_id: str, before: ReadState | None,
-                after: Resource[Any] | None) -> None:
+                after: Resource[Any] | None, *, document: dict[str, Any] | None = None,
+                status: str | None = None) -> None:
         if kind == "User" and before is not None and after is not None:
             user_rules.apply_user_change(
                 self.session, g.account, resource_id, _state_read(before),
                 user_state_of(after, current_status=before.status),
             )
         self._audit(action, kind, resource_id, before, after)
+        if action == "create":
+            changes = [events.created(kind, resource_id, document)]
+        elif action == "delete":
+            changes = [events.deleted(kind, resource_id)]
+        else:
+            assert before is not None
+            changes = events.modified(
+                kind, resource_id,
+                events.changed_attributes(before.document, document) if document else (),
+                replaced=bool(g.get("scim_replacing")),
+            )
+            if kind == "User":
+                changes += events.status_changed(resource_id, before.status, status)
+        events.record_events(self.session, g.account, actor=scim_actor(), changes=changes)
+
+    def members_moved(self, group_id: str, added: Sequence[str], removed: Sequence[str]) -> None:
+        events.record_events(self.session, g.account, actor=scim_actor(),
+                             changes=events.members_changed(group_id, added=added,
+                                                            removed=removed))
 
     def settle(self, shift: CountShift) -> None:
         with domain_refusals():
@@ -154,10 +175,17 @@ class RuledScimStorage(SqlScimStorage):
             user_type, resources, budget=budget, check=check_rules, accept=checker.accept
         )
 
-    def written_run(self, created: Sequence[Resource[Any]]) -> None:
-        record_audits(self.session, g.account, actor=scim_actor(), action="user.create",
+    def written_run(self, created: Sequence[Resource[Any]],
+                    stored: Sequence[tuple[dict[str, Any], str]]) -> None:
+        actor = scim_actor()
+        record_audits(self.session, g.account, actor=actor, action="user.create",
                       target_type="user",
                       changes=[(str(r.id), None, _summary(r)) for r in created])
+        # The run's events in one statement too, in the order of the Bulk's operations.
+        events.record_events(self.session, g.account, actor=actor, changes=[
+            events.created("User", str(r.id), document)
+            for r, (document, _) in zip(created, stored, strict=True)
+        ])
 
     def delete(
         self,

@@ -13,12 +13,14 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -210,3 +212,32 @@ class UserPreferences(Base):
     )
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     notifications: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Event(Base):
+    """One provisioning event (RFC 9967), written in the transaction of the change it tells:
+    it exists if and only if the change committed (an outbox, read by the events API).
+
+    ``position`` grows per account in commit order (see :mod:`scim_server.storage.events`).
+    ``payload`` never holds personal data (attribute names, member ids); ``data`` holds the
+    resource of a ``create:full`` event and is erased when the user is deleted."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("account_id", "position", name="uq_events_account_position"),
+        Index("ix_events_account_resource", "account_id", "resource_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    door: Mapped[str] = mapped_column(String(10))
+    actor_user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    actor_credential_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    event_type: Mapped[str] = mapped_column(String(80))
+    resource_type: Mapped[str] = mapped_column(String(20))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)

@@ -112,6 +112,12 @@ class Members:
     def add(
         self, group_id: str, member_ids: Sequence[str], displays: Mapping[str, str] | None = None
     ) -> list[str]:
+        """As :meth:`add_delta`; the ids skipped."""
+        return self.add_delta(group_id, member_ids, displays)[0]
+
+    def add_delta(
+        self, group_id: str, member_ids: Sequence[str], displays: Mapping[str, str] | None = None
+    ) -> tuple[list[str], list[str]]:
         """PATCH add to members (RFC 7644 §3.5.2.1): insert only the missing rows.
 
         A ``display`` sent with a member is kept (else the member's own name). Ids that are no
@@ -124,22 +130,34 @@ class Members:
         unknown = [i for i in ids if i not in resolved]
         ids = [i for i in ids if i in resolved]
         present = self._present(group_id, ids)
-        self._insert(group_id, [i for i in ids if i not in present], resolved, displays)
+        inserted = [i for i in ids if i not in present]
+        self._insert(group_id, inserted, resolved, displays)
         self._rename(group_id, displays, present)
-        return unknown
+        return unknown, inserted
 
-    def remove(self, group_id: str, member_ids: Sequence[str]) -> None:
-        """PATCH remove of some members (RFC 7644 §3.5.2.2): delete only those rows."""
+    def remove(self, group_id: str, member_ids: Sequence[str]) -> list[str]:
+        """PATCH remove of some members (RFC 7644 §3.5.2.2): delete only those rows; the
+        ids that were members."""
+        removed: list[str] = []
         for chunk in chunks(list(dict.fromkeys(member_ids))):
-            self.scope.run(
+            removed.extend(self.scope.run(
                 sa.delete(_gm).where(_gm.c.group_id == group_id, _gm.c.member_id.in_(chunk))
-            )
+                .returning(_gm.c.member_id)
+            ).scalars())
+        return removed
 
-    def clear(self, group_id: str) -> None:
-        """PATCH remove of ``members`` as a whole (RFC 7644 §3.5.2.2)."""
-        self.scope.run(sa.delete(_gm).where(_gm.c.group_id == group_id))
+    def clear(self, group_id: str) -> list[str]:
+        """PATCH remove of ``members`` as a whole (RFC 7644 §3.5.2.2); the ids removed."""
+        return list(self.scope.run(
+            sa.delete(_gm).where(_gm.c.group_id == group_id).returning(_gm.c.member_id)
+        ).scalars())
 
     def replace(self, group_id: str, given: Mapping[str, str | None], *, strict: bool) -> list[str]:
+        """As :meth:`replace_delta`; the ids skipped."""
+        return self.replace_delta(group_id, given, strict=strict)[0]
+
+    def replace_delta(self, group_id: str, given: Mapping[str, str | None], *,
+                      strict: bool) -> tuple[list[str], list[str], list[str]]:
         """Make the rows hold exactly ``given`` (id → display sent), as a PUT or a creation
         does (RFC 7644 §3.5.1). Unknown ids are refused when ``strict``, else skipped and
         returned."""
@@ -151,15 +169,16 @@ class Members:
                 )
             )
         }
-        self.remove(group_id, [i for i in existing if i not in given])
+        removed = self.remove(group_id, [i for i in existing if i not in given])
         added = [i for i in given if i not in existing]
         resolved = self.resolve(added) if added else {}
         unknown = [i for i in added if i not in resolved]
         if unknown and strict:
             raise InvalidValueException(detail="unknown members: " + ", ".join(sorted(unknown)[:20]))
-        self._insert(group_id, [i for i in added if i in resolved], resolved, given)
+        inserted = [i for i in added if i in resolved]
+        self._insert(group_id, inserted, resolved, given)
         self._rename(group_id, given, existing)
-        return unknown
+        return unknown, inserted, removed
 
     def entries(self, group_ids: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         """(group id, member entry) for the members of the given groups, by group then member."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -133,6 +134,10 @@ class Account(Base):
     # read one row instead of counting every user on each write (O(N) per create otherwise).
     operators_used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     paying_active: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The position of the account's last event (storage.events): moved in the transaction
+    # that writes the events, under this row's lock, so positions grow in commit order.
+    event_position: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                                default=0, server_default="0")
     # Requests per second and burst of each of the account's credentials, set by the
     # operator; None: the server's defaults (SCIM_RATE_LIMIT_PER_SECOND, _BURST); 0/s: none.
     rate_limit_per_second: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -113,6 +113,7 @@ class ReadState:
     emails: Any
     unique_key: str | None
     last_activity_at: dt.datetime | None = None
+    document: Any = None  # the stored SCIM document (events name the attributes a write moves)
 
 
 @dataclass(frozen=True)
@@ -218,9 +219,10 @@ class SqlScimStorage(AccountScope, ScimStorage):
         if kind == "User":
             state = ReadState(row.version, row.status, row.user_type, row.email,
                               (row.data or {}).get("emails"), row.unique_key,
-                              row.last_activity_at)
+                              row.last_activity_at, row.data)
         else:
-            state = ReadState(row.version, None, None, None, None, row.unique_key)
+            state = ReadState(row.version, None, None, None, None, row.unique_key,
+                              document=row.data)
         self.session.info.setdefault("scim_read", {})[(kind, row.id)] = state
 
     def read_state(self, kind: str, resource_id: str) -> ReadState:
@@ -637,13 +639,18 @@ class SqlScimStorage(AccountScope, ScimStorage):
         return CountShift(new[0] - old[0], new[1] - old[1])
 
     def written(self, action: str, kind: str, resource_id: str, before: ReadState | None,
-                after: Resource[Any] | None) -> None:
-        """Called after each write of a row, before ``settle``."""
+                after: Resource[Any] | None, *, document: dict[str, Any] | None = None,
+                status: str | None = None) -> None:
+        """Called after each write of a row, before ``settle``; ``document`` is the stored
+        SCIM document written (no password), ``status`` the user's status written."""
 
-    def written_run(self, created: Sequence[Resource[Any]]) -> None:
-        """Called after a run of user creations (``create_users``), before ``settle``."""
-        for resource in created:
-            self.written("create", "User", str(resource.id), None, resource)
+    def written_run(self, created: Sequence[Resource[Any]],
+                    stored: Sequence[tuple[dict[str, Any], str]]) -> None:
+        """Called after a run of user creations (``create_users``), before ``settle``;
+        ``stored`` holds the document and the status written of each."""
+        for resource, (document, status) in zip(created, stored, strict=True):
+            self.written("create", "User", str(resource.id), None, resource, document=document,
+                         status=status)
 
     def settle(self, shift: CountShift) -> None:
         """Apply a write's shift of the account's counts: the last statement of the write.
@@ -657,16 +664,22 @@ class SqlScimStorage(AccountScope, ScimStorage):
         self._models.setdefault(str(resource_type.name), type(resource))
         resource_id = new_id()
         if kind == "Group":
-            written = self.records.insert_group(group_fields(resource), group_id=resource_id)
-            self.members.replace(resource_id, given_members(resource), strict=True)
+            fields = group_fields(resource)
+            written = self.records.insert_group(fields, group_id=resource_id)
+            given = given_members(resource)
+            self.members.replace(resource_id, given, strict=True)
             created = self._stamped(resource_type, resource, written, None)
-            self.written("create", kind, resource_id, None, created)
+            document = dict(fields["data"])
+            if given:
+                document["members"] = [{"value": member} for member in given]
+            self.written("create", kind, resource_id, None, created, document=document)
             return created
         fields, emails = user_fields(resource, current_status=None)
         shift = self.judge(None, None, resource, fields)
         written = self.records.insert_user(fields, emails, user_id=resource_id)
         created = self._stamped(resource_type, resource, written, fields)
-        self.written("create", kind, resource_id, None, created)
+        self.written("create", kind, resource_id, None, created, document=fields["data"],
+                     status=fields["status"])
         self.settle(shift)
         return created
 
@@ -775,7 +788,7 @@ class SqlScimStorage(AccountScope, ScimStorage):
             resource.id = meta.id
             resource.meta = meta_of("User", meta)
             created.append(resource)
-        self.written_run(created)
+        self.written_run(created, [(fields["data"], fields["status"]) for _, fields, _ in rows])
         if rows:
             self.settle(shift)
         stream = iter(created)
@@ -834,13 +847,17 @@ class SqlScimStorage(AccountScope, ScimStorage):
                 resource_id, fields, version=version,
                 renamed=fields["display_name_key"] != before.unique_key,
             )
+            added: list[str] = []
+            removed: list[str] = []
             if members:
-                self.members.replace(resource_id, given_members(resource), strict=True)
+                _, added, removed = self.members.replace_delta(
+                    resource_id, given_members(resource), strict=True)
             self._forget(kind, resource_id)
             updated = self._stamped(resource_type, resource, written, None)
             if not members:
                 updated.members = None  # type: ignore[attr-defined]
-            self.written("update", kind, resource_id, before, updated)
+            self.written("update", kind, resource_id, before, updated, document=fields["data"])
+            self.members_moved(resource_id, added, removed)
             return updated
         fields, emails = user_fields(resource, current_status=before.status)
         if fields.get("password_hash") is None:
@@ -854,7 +871,8 @@ class SqlScimStorage(AccountScope, ScimStorage):
         )
         self._forget(kind, resource_id)
         updated = self._stamped(resource_type, resource, written, fields, before)
-        self.written("update", kind, resource_id, before, updated)
+        self.written("update", kind, resource_id, before, updated, document=fields["data"],
+                     status=fields["status"])
         self.settle(shift)
         return updated
 
@@ -920,24 +938,40 @@ class SqlScimStorage(AccountScope, ScimStorage):
         )
         self._forget("Group", group_id)
         unknown: list[list[str]] = []
+        # The delta as it happened: an id added then removed in one PATCH is in neither.
+        added: dict[str, None] = {}
+        removed: dict[str, None] = {}
         for step in steps:
             if step.kind == "add":
-                unknown.append(self.members.add(group_id, step.ids, step.displays))
-            elif step.kind == "remove":
-                self.members.remove(group_id, step.ids)
-                unknown.append([])
+                skipped, inserted = self.members.add_delta(group_id, step.ids, step.displays)
+                unknown.append(skipped)
+                for member in inserted:
+                    if removed.pop(member, 0) is None:
+                        continue  # removed earlier in this PATCH: back as it was
+                    added[member] = None
             else:
-                self.members.clear(group_id)
+                gone = (self.members.remove(group_id, step.ids) if step.kind == "remove"
+                        else self.members.clear(group_id))
                 unknown.append([])
+                for member in gone:
+                    if added.pop(member, 0) is None:
+                        continue
+                    removed[member] = None
         if changed:
-            self.written("update", "Group", group_id, before, header)
+            self.written("update", "Group", group_id, before, header,
+                         document=fields["data"] if fields is not None else None)
         self.members_changed(group_id, steps, unknown)
+        self.members_moved(group_id, list(added), list(removed))
         header.meta = meta_of("Group", written)
         return header
 
     def members_changed(self, group_id: str, steps: Sequence[MemberChange],
                         unknown: Sequence[Sequence[str]]) -> None:
         """Called after the membership steps of a PATCH: the ruled storage audits here."""
+
+    def members_moved(self, group_id: str, added: Sequence[str], removed: Sequence[str]) -> None:
+        """Called after a write of a group's members with the members it added and removed
+        (the ruled storage writes the membership event here)."""
 
 
 __all__ = ["ReadState", "SqlScimStorage", "default_provider"]

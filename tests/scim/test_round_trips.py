@@ -71,19 +71,20 @@ REQUESTS = [
     ("page of users by index", "GET", "/Users?startIndex=2&count=2", None, 2, True),
     ("page of users by cursor", "GET", "/Users?count=2&cursor", None, 2, True),
     ("GET group by id", "GET", "/Groups/{team}", None, 3, True),
-    # auth, INSERT user, INSERT emails, INSERT audit, UPDATE account counts
-    ("POST user", "POST", "/Users", user_body("dee@acme.example"), 5, False),
+    # auth, INSERT user, INSERT emails, INSERT audit, UPDATE account counts; each write also
+    # takes its event positions (UPDATE accounts) and writes its events (INSERT events)
+    ("POST user", "POST", "/Users", user_body("dee@acme.example"), 7, False),
     # auth, SELECT user, UPDATE user, EXISTS owned resources, INSERT audit, UPDATE account counts
     ("PATCH active=false", "PATCH", "/Users/{cyd}",
-     patch_body({"op": "replace", "path": "active", "value": False}), 6, False),
+     patch_body({"op": "replace", "path": "active", "value": False}), 8, False),
     # auth, SELECT user, UPDATE user, INSERT audit
     ("PATCH displayName", "PATCH", "/Users/{bob}",
-     patch_body({"op": "replace", "path": "displayName", "value": "Bobby"}), 4, False),
+     patch_body({"op": "replace", "path": "displayName", "value": "Bobby"}), 6, False),
     # auth, SELECT user, UPDATE user, INSERT audit
-    ("PUT user", "PUT", "/Users/{bob}", user_body("bob@acme.example", title="Boss"), 4, False),
+    ("PUT user", "PUT", "/Users/{bob}", user_body("bob@acme.example", title="Boss"), 6, False),
     # auth, SELECT group, UPDATE group version, resolve ids, rows present, INSERT rows, audit
     ("membership PATCH", "PATCH", "/Groups/{team}",
-     patch_body({"op": "add", "path": "members", "value": [{"value": "{bob}"}]}), 7, False),
+     patch_body({"op": "add", "path": "members", "value": [{"value": "{bob}"}]}), 9, False),
 ]
 
 
