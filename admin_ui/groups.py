@@ -146,9 +146,32 @@ def add_member(group_id: str) -> Any:
     return redirect(back)
 
 
+def _membership_or_404(group: Group, member_id: str) -> Any:
+    member = g.db.execute(
+        select(GroupMember.member_id, GroupMember.member_type, GroupMember.display)
+        .where(GroupMember.group_id == group.id, GroupMember.account_id == group.account_id,
+               GroupMember.member_id == member_id)
+    ).first()
+    if member is None:
+        abort(404)
+    return member
+
+
+@blueprint.get("/groups/<group_id>/members/<member_id>/remove")
+def confirm_remove_member(group_id: str, member_id: str) -> Any:
+    """Who leaves which group, before they do (an identity provider that manages the group
+    may add them back at its next push)."""
+    grp = _group_or_404(group_id)
+    member = _membership_or_404(grp, member_id)
+    return render_template("admin/member_remove.html", group=grp, member=member)
+
+
 @blueprint.post("/groups/<group_id>/members/<member_id>/remove")
 def remove_member(group_id: str, member_id: str) -> Any:
-    _group_or_404(group_id)
+    grp = _group_or_404(group_id)
+    member = _membership_or_404(grp, member_id)
     group_service.remove_member(g.db, current().account, group_id, member_id, actor=actor())
-    flash_done(gettext("Member removed."), target="members")
+    flash_done(gettext("%(member)s was removed from %(group)s.",
+                       member=member.display or member.member_id,
+                       group=grp.display_name or grp.id), target="members")
     return redirect(url_for("admin_ui.group", group_id=group_id))

@@ -72,6 +72,10 @@ FR: dict[str, str] = {
     "Nothing has changed yet. Apply to make these changes, or cancel.": "Rien n’a encore changé. Appliquez pour faire ces modifications, ou annulez.",
     "Will change": "Sera modifié",
     "Apply to %(n)s users": "Appliquer à %(n)s utilisateurs",
+    "Remove…": "Retirer…",
+    "Remove %(member)s from %(group)s": "Retirer %(member)s de %(group)s",
+    "%(member)s will no longer be a member of %(group)s and loses what the group gives. If an identity provider manages this group, its next push may add them back.": "%(member)s ne sera plus membre de %(group)s et perd ce que le groupe donne. Si un fournisseur d’identité gère ce groupe, son prochain envoi peut l’y remettre.",
+    "%(member)s was removed from %(group)s.": "%(member)s a été retiré de %(group)s.",
     "Account settings": "Paramètres du compte",
     "Settings": "Paramètres",
     "Settings saved.": "Paramètres enregistrés.",
@@ -231,7 +235,6 @@ FR: dict[str, str] = {
     "Remove": "Retirer",
     "No user with that email.": "Aucun utilisateur avec cet e-mail.",
     "Member added.": "Membre ajouté.",
-    "Member removed.": "Membre retiré.",
     "Empty groups are listed first.": "Les groupes vides sont listés en premier.",
     "No group yet.": "Aucun groupe pour l'instant.",
     # API users

@@ -393,6 +393,23 @@ def test_groups_create_rename_members_and_duplicate(admin_client: FlaskClient, u
     sign_in(other, seeded.other_admin_email)
     assert other.get(f"/admin/groups/{group.id}").status_code == 404
 
+    # Removing a member is confirmed first, and the message names who left which group.
+    alice = seeded.users["alice@acme.io"]
+    page = admin_client.get(f"/admin/groups/{group.id}").get_data(as_text=True)
+    assert f'action="/admin/groups/{group.id}/members/{alice}/remove"' not in page
+    confirm = admin_client.get(f"/admin/groups/{group.id}/members/{alice}/remove")
+    assert confirm.status_code == 200 and "Night crew" in confirm.get_data(as_text=True)
+    with _db(ui_app) as session:
+        assert session.scalar(select(func.count()).select_from(GroupMember)
+                              .where(GroupMember.group_id == group.id)) == 1
+    _post(admin_client, f"/admin/groups/{group.id}/members/{alice}/remove", page="/admin/groups")
+    assert "was removed from Night crew." in admin_client.get(
+        f"/admin/groups/{group.id}").get_data(as_text=True)
+    with _db(ui_app) as session:
+        assert session.scalar(select(func.count()).select_from(GroupMember)
+                              .where(GroupMember.group_id == group.id)) == 0
+    assert admin_client.get(f"/admin/groups/{group.id}/members/{alice}/remove").status_code == 404
+
 
 def test_revoking_a_token_first_says_what_it_will_stop(admin_client: FlaskClient,
                                                         ui_app: Flask, seeded: Seeded) -> None:
