@@ -24,8 +24,6 @@ from scim_server.settings import Settings
 
 PLATFORM = Door("platform_v1", "/platform/v1")
 ACCOUNTS = "accounts"
-_DOMAIN = r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$"
 
 
 class _Strict(Schema):
@@ -34,7 +32,8 @@ class _Strict(Schema):
 
 
 def _domains() -> fields.List:
-    return fields.List(fields.String(validate=validate.Regexp(_DOMAIN)),
+    # Checked by the domain (``domain.accounts``), as for the command line.
+    return fields.List(fields.String(validate=validate.Length(1, 253)),
                        validate=validate.Length(1, 50))
 
 
@@ -43,7 +42,7 @@ def _limit_field() -> fields.Integer:
 
 
 class AccountCreate(_Strict):
-    name = fields.String(required=True, validate=validate.Regexp(_NAME))
+    name = fields.String(required=True, validate=validate.Length(1, 100))
     domains = _domains()
     plan = fields.String(validate=validate.Length(1, 50))
     seats = _limit_field()

@@ -33,6 +33,8 @@ from scim_server.storage.scope import AccountScope
 
 # The command line and the bootstrap of ``serve``: no user acts, the operator does.
 OPERATOR = Actor(door="cli")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 # The plan of an account created without one; its limits are the ones every account had
 # before plans existed.
 DEFAULT_PLAN = "standard"
@@ -52,6 +54,10 @@ def open_account(session: Session, *, name: str, domain: str, more_domains: Sequ
     """Create an account for ``domain`` (``account.name_taken``) on ``plan``, with the plan's
     limits unless ``seats`` or ``operators`` are given, its first Admin ``admin@<domain>`` with a
     random password, and a SCIM token of that Admin."""
+    if not _NAME.match(name):
+        raise InvalidInput("an account name is 1-100 letters, digits, spaces, '.', '_' or '-'",
+                           field="name")
+    domain, *more_domains = _domain_list("domains", [domain, *more_domains])
     if session.scalar(select(Account.id).where(Account.name == name)) is not None:
         raise RuleViolation("account.name_taken", f"an account named {name!r} already exists",
                             Severity.CONFLICT)
@@ -59,7 +65,7 @@ def open_account(session: Session, *, name: str, domain: str, more_domains: Sequ
     seats_limit = chosen.seats_limit if seats is None else seats
     operators_limit = chosen.operators_limit if operators is None else operators
     _check_limits(seats_limit, operators_limit, used=(0, 0))
-    account = Account(name=name, domains=list(dict.fromkeys([domain, *more_domains])),
+    account = Account(name=name, domains=[domain, *more_domains],
                       guest_denylist=[], plan=chosen.name, seats_limit=seats_limit,
                       operators_limit=operators_limit)
     session.add(account)
@@ -192,7 +198,7 @@ def update_account(session: Session, account: Account, *, plan: str | None = Non
                   force=force)
     account.seats_limit, account.operators_limit = seats, operators
     if domains is not None:
-        account.domains = list(dict.fromkeys(d.lower() for d in domains))
+        account.domains = _domain_list("domains", domains)
     after = account_limits(account)
     if after != before:
         record_audit(session, account, actor=actor, action="account.update",
@@ -289,7 +295,6 @@ def first_admin(session: Session, account: Account) -> User | None:
 # --- the account's own settings (its Admins) -----------------------------------------------------
 
 SCIM_DEFAULT_TYPES = ("Member", "Viewer")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 def account_settings(account: Account) -> dict[str, Any]:
@@ -307,10 +312,14 @@ def account_settings(account: Account) -> dict[str, Any]:
 
 
 def _domain_list(field: str, values: Sequence[str]) -> list[str]:
+    """Domains compared as stored: lower case, without a trailing dot, each once; an account
+    needs at least one of its own."""
     cleaned = list(dict.fromkeys(v.strip().lower().rstrip(".") for v in values if v.strip()))
     for value in cleaned:
         if not _DOMAIN.match(value):
             raise InvalidInput(f"{value!r} is not a domain name", field=field)
+    if field == "domains" and not cleaned:
+        raise InvalidInput("an account has at least one domain", field="domains")
     return cleaned
 
 
@@ -327,10 +336,7 @@ def update_account_settings(session: Session, account: Account, *, actor: Actor,
     if display_name is not _UNSET:
         account.display_name = (display_name or "").strip()[:200] or None
     if domains is not _UNSET:
-        cleaned = _domain_list("domains", domains)
-        if not cleaned:
-            raise InvalidInput("an account has at least one domain", field="domains")
-        account.domains = cleaned
+        account.domains = _domain_list("domains", domains)
     if guest_allowlist is not _UNSET:
         account.guest_allowlist = (None if guest_allowlist is None
                                    else _domain_list("guest_allowlist", guest_allowlist))

@@ -179,3 +179,21 @@ def test_deleting_an_account_leaves_no_row_of_it_and_every_row_of_the_others(
     assert _rows(app, other.id) == others
     assert scim.get("/Users").status_code == 401
     assert other_scim.get("/Users").status_code == 200
+
+
+def test_the_domain_refuses_a_bad_name_or_domain_whichever_door_asks(app: Flask) -> None:
+    from scim_server.domain import accounts as operator
+    from scim_server.domain.errors import InvalidInput
+
+    with app.extensions["scim_sessions"]() as session:
+        with pytest.raises(InvalidInput, match="account name"):
+            operator.open_account(session, name="-bad", domain="ok.example")
+        with pytest.raises(InvalidInput, match="not a domain name"):
+            operator.open_account(session, name="Fine", domain="not a domain")
+        opened = operator.open_account(session, name="Fine", domain="OK.example.",
+                                       more_domains=["ok.example"])
+        assert opened.account.domains == ["ok.example"]
+        with pytest.raises(InvalidInput, match="not a domain name"):
+            operator.update_account(session, opened.account, domains=["bad domain"])
+        with pytest.raises(InvalidInput, match="at least one domain"):
+            operator.update_account(session, opened.account, domains=[])
