@@ -24,6 +24,8 @@ from scim2_models import (
     Context,
     Error,
     InvalidSyntaxException,
+    Mutability,
+    MutabilityException,
     PatchOp,
     Resource,
     ResourceType,
@@ -58,6 +60,32 @@ class ContentionException(SCIMException):
 
     def __init__(self) -> None:
         super().__init__(detail="The resource is being changed by many requests at once; retry.")
+
+
+def _read_only_extensions(model: type[Resource[Any]]) -> frozenset[str]:
+    """The lower-cased URNs of the model's extensions whose every attribute is readOnly."""
+    return frozenset(
+        urn.lower() for urn, extension in model.get_extension_models().items()
+        if all(extension.get_field_annotation(name, Mutability) == Mutability.read_only
+               for name in extension.model_fields if name != "schemas")
+    )
+
+
+def _refuse_removing_read_only_extension(model: type[Resource[Any]],
+                                         patch_op: PatchOp[Any]) -> None:
+    """``remove`` of an extension as a whole would unassign its attributes; when they are all
+    readOnly (our account extension: the status and last activity the server keeps), RFC 7644
+    §3.5.2.2 asks for a 400 ``mutability``. scim2-models lets an extension's removal take its
+    readOnly attributes with it, and the server would then answer them again as they are: a
+    200 that changed nothing. An ``add`` or ``replace`` of the extension with no attribute is
+    a no-op and stays one; with a readOnly attribute, scim2-models answers ``mutability``."""
+    read_only = _read_only_extensions(model)
+    for operation in patch_op.operations or ():
+        if operation.op == operation.Op.remove and str(operation.path or "").lower() in read_only:
+            raise MutabilityException(
+                attribute=str(operation.path),
+                detail=f"'{operation.path}' holds only read-only attributes; it cannot be removed",
+            )
 
 
 class AccountScimHandler(ScimHandler):
@@ -118,6 +146,7 @@ class AccountScimHandler(ScimHandler):
 
     def patch_resource(self, resource_type: ResourceType, resource_id: str,
                        patch_op: PatchOp[Any], conditions: Conditions) -> Resource[Any]:
+        _refuse_removing_read_only_extension(self.service.get_model(resource_type), patch_op)
         return self.retrying(conditions, lambda: super(AccountScimHandler, self).patch_resource(
             resource_type, resource_id, patch_op, conditions))
 

@@ -279,6 +279,29 @@ def test_schemas_and_resource_types(scim: ScimClient) -> None:
     assert user[ACCOUNT_EXTENSION_URN]["status"] == "active"
 
 
+def test_the_read_only_account_extension_under_patch(scim: ScimClient) -> None:
+    """RFC 7644 §3.5.2: the extension holds only readOnly attributes. Removing it would
+    unassign them: 400 mutability (§3.5.2.2), nothing changed. Adding or replacing it with no
+    attribute changes nothing; with one, mutability. The status stays the server's."""
+    user = create(scim, user_body("ro@acme.example", active=False))
+    path = f"/Users/{user['id']}"
+    version = scim.get(path).headers["ETag"]
+
+    removed = scim.request("PATCH", path, patch_body({"op": "remove", "path": ACCOUNT_EXTENSION_URN}))
+    assert removed.status_code == 400, removed.get_json()
+    assert removed.get_json()["scimType"] == "mutability"
+    for op in ("add", "replace"):
+        empty = scim.request("PATCH", path, patch_body(
+            {"op": op, "path": ACCOUNT_EXTENSION_URN, "value": {}}))
+        assert empty.status_code == 200, empty.get_json()
+        assert empty.get_json()[ACCOUNT_EXTENSION_URN] == {"status": "inactive"}
+        assert empty.headers["ETag"] == version  # nothing was written
+        forced = scim.request("PATCH", path, patch_body(
+            {"op": op, "path": ACCOUNT_EXTENSION_URN, "value": {"status": "active"}}))
+        assert forced.status_code == 400 and forced.get_json()["scimType"] == "mutability"
+    assert scim.get(path).get_json()[ACCOUNT_EXTENSION_URN] == {"status": "inactive"}
+
+
 def test_me_is_the_admin_the_token_was_issued_to(scim: ScimClient, account: Account) -> None:
     me = scim.get("/Me")
     assert me.status_code == 200, me.get_data(as_text=True)
