@@ -327,6 +327,9 @@ FR: dict[str, str] = {
     "Skip to content": "Aller au contenu",
     "Navigation": "Navigation",
     "Main": "Principal",
+    "A confirmation link for %(name)s was sent to %(email)s; the email changes once it is followed.": "Un lien de confirmation pour %(name)s a été envoyé à %(email)s\u202f; l’e-mail changera une fois le lien suivi.",
+    "No confirmation link for %(name)s was mailed to %(email)s: mail is not configured on this server.": "Aucun lien de confirmation pour %(name)s n’a été envoyé à %(email)s\u00a0: l’envoi d’e-mails n’est pas configuré sur ce serveur.",
+    "The profile of %(name)s was saved.": "Le profil de %(name)s a été enregistré.",
 }
 
 CATALOGUES = {"en": {}, "fr": FR}

@@ -346,11 +346,13 @@ def change_email(user_id: str) -> Any:
         return _user_page(page, user, status_for(exc), mail_configured=mailed,
                           new_email=new_email, error=refusal(exc))
     if mailed:
-        flash_done(gettext("A confirmation link was sent to %(email)s; the email changes once it "
-                           "is followed.", email=new_email), target=user.id)
+        flash_done(gettext("A confirmation link for %(name)s was sent to %(email)s; the email "
+                           "changes once it is followed.", name=user_label(user),
+                           email=new_email), target=user.id)
     else:
-        flash_done(gettext("No confirmation link was mailed to %(email)s: mail is not "
-                           "configured on this server.", email=new_email), target=user.id)
+        flash_done(gettext("No confirmation link for %(name)s was mailed to %(email)s: mail is "
+                           "not configured on this server.", name=user_label(user),
+                           email=new_email), target=user.id)
     return redirect(back_to_users())
 
 
@@ -389,7 +391,8 @@ def edit_profile(user_id: str) -> Any:
         except DomainError as exc:
             return _user_page(page, user, status_for(exc), profile=request.form,
                               notifications=notifications, error=refusal(exc))
-    flash_done(gettext("The profile was saved."), target=user.id)
+    flash_done(gettext("The profile of %(name)s was saved.", name=user_label(user)),
+               target=user.id)
     return redirect(back_to_users())
 
 

@@ -300,3 +300,22 @@ def test_the_axe_check_catches_the_old_badge_contrast(page: Any,
         b.style.color = '#0f8a5f'; b.style.background = '#e3f6ee'; })""")
     found = _serious_violations(page, script)
     assert any(v.startswith("color-contrast (serious)") for v in found), found
+
+
+def test_skip_link_and_visible_focus(page: Any, live_server: LiveServer) -> None:
+    browser_sign_in(page, live_server)
+    page.goto(live_server.url + "/admin/users")
+    skip = page.locator(".skip-link")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    box = skip.bounding_box()
+    assert box is not None and box["y"] >= 0  # shown once focused (hidden above otherwise)
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # The next Tab lands in the page's content, with a ring drawn around it.
+    page.keyboard.press("Tab")
+    focused = page.evaluate("""() => { const e = document.activeElement;
+        const s = getComputedStyle(e);
+        return [!!e.closest('main'), s.outlineStyle, parseFloat(s.outlineWidth)]; }""")
+    assert focused[0] and focused[1] != "none" and focused[2] >= 2, focused

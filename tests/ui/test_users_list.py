@@ -242,3 +242,12 @@ def test_select_all_leaves_the_acting_admin_out(admin_client: FlaskClient, ui_ap
         "scope": "filter", "user_type": "Member", "next": "/admin/users"})
     ids = re.findall(r'name="user_id" value="([^"]+)"', review.get_data(as_text=True))
     assert len(ids) == 6 and seeded.admin_id not in ids
+
+
+def test_the_profile_message_names_the_user(admin_client: FlaskClient, seeded: Seeded) -> None:
+    bob = seeded.users["bob@acme.io"]
+    done = _post(admin_client, f"/admin/users/{bob}/profile",
+                 {"display_name": "Bob Stone", "title": "Lead", "next": "/admin/users?q=bob"})
+    assert done.status_code == 302
+    assert "The profile of Bob Stone (bob@acme.io) was saved." in _page(
+        admin_client, "/admin/users?q=bob")
