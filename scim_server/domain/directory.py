@@ -57,8 +57,11 @@ def _segments(sort: str, desc: bool) -> list[_Segment]:
     if sort in ("type", "status"):
         col, values = ((User.user_type, TYPE_ORDER) if sort == "type"
                        else (User.status, STATUS_ORDER))
-        parts = [_Segment(col == v) for v in values] + [_Segment(col.not_in(values), col)]
-    elif sort == "name":
+        known = [_Segment(col == v) for v in values]
+        # Values outside these come last either way: none is expected (the domain refuses
+        # them), and a segment scanned first for nothing would slow every first page.
+        return [*(known[::-1] if desc else known), _Segment(col.not_in(values), col)]
+    if sort == "name":
         # Users without a display name are listed by their userName (which the UI shows).
         parts = [_Segment(User.display_name_key.is_(None), User.user_name_key),
                  _Segment(User.display_name_key.is_not(None), User.display_name_key)]

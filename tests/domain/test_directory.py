@@ -104,3 +104,20 @@ def test_count_users_counts_what_the_filter_lists(session: Session, account: Acc
         listed = list_users(session, account, limit=200, **kw).users  # type: ignore[arg-type]
         assert count_users(session, account, **kw) == len(listed), kw  # type: ignore[arg-type]
     assert count_users(session, account) == 9
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_an_unexpected_type_is_still_listed_last(session: Session, account: Account, order: str):
+    _mixed_users(session, account)
+    odd = make_user(session, account, "odd")
+    odd.user_type = "Contractor"  # not a type the domain writes; a hand-edited row
+    session.flush()
+    for limit in (100, 4):
+        seen, cursor = [], None
+        while True:
+            page = list_users(session, account, sort="type", order=order, limit=limit,
+                              cursor=cursor)
+            seen += page.users
+            if (cursor := page.next_cursor) is None:
+                break
+        assert len(seen) == 10 and seen[-1].id == odd.id, limit
