@@ -8,8 +8,8 @@ through Flask's test client (the server's time without a socket) and prints the 
 
 Each page costs its keyset query (one index range per segment of the sort), one COUNT of the
 filter, and the rendering of its rows; the deep page must cost what the first one does.
-Measured on SQLite on the 2-core machine (issue 14): 20-48 ms for every sort, first page or
-tenth (the issue's figure before the change: 140-240 ms for the list at 20,000 users).
+Measured on SQLite on the 2-core machine (issue 14, test client, no socket): 20-48 ms for
+every sort, first page or tenth.
 """
 
 from __future__ import annotations
