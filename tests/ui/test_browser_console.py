@@ -252,8 +252,13 @@ def _pages_of(live: LiveServer) -> list[str]:
 def test_axe_finds_no_serious_violation_on_any_admin_page(page: Any,
                                                           live_server: LiveServer) -> None:
     script = _axe_script()
-    page.goto(live_server.url + "/admin/login")
-    problems = {"/admin/login": _serious_violations(page, script)}
+    problems = {}
+    # The pages of people who are not signed in: sign-in, and the links sent by email.
+    for path in ("/admin/login", "/admin/invitation/not-a-real-token",
+                 "/admin/email-confirmation/not-a-real-token"):
+        response = page.goto(live_server.url + path)
+        assert response is not None and response.status == 200, path
+        problems[path] = _serious_violations(page, script)
     browser_sign_in(page, live_server)
     for path in _pages_of(live_server):
         response = page.goto(live_server.url + path)
