@@ -251,3 +251,14 @@ def test_the_profile_message_names_the_user(admin_client: FlaskClient, seeded: S
     assert done.status_code == 302
     assert "The profile of Bob Stone (bob@acme.io) was saved." in _page(
         admin_client, "/admin/users?q=bob")
+
+
+def test_bad_paging_values_get_the_first_page_not_an_error(admin_client: FlaskClient) -> None:
+    for query in ("before=%25%25%25&start=abc", "start=-40&per=zz", "sort=%3Cscript%3E",
+                  "cursor=eyJ4Ijo5fQ&start=99999999999999999999"):
+        response = admin_client.get(f"/admin/users?{query}")
+        assert response.status_code == 200, query
+        body = response.get_data(as_text=True)
+        assert "1–7 of 7" in body, query
+        assert "<script>" not in body
+    assert "cursor" in admin_client.get("/admin/users?before=%25%25%25").get_data(as_text=True)
