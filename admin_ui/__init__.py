@@ -124,6 +124,7 @@ def template_helpers() -> dict[str, Any]:
         "zone_name": str(g.get("zone") or i18n.UTC),
         "fmt_dt": i18n.format_datetime,
         "fmt_date": i18n.format_date,
+        "fmt_number": i18n.format_number,
         "ctx": g.get("admin_ctx"),
     }
 

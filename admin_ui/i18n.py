@@ -293,6 +293,43 @@ FR: dict[str, str] = {
     "User": "Utilisateur",
     "Your email address is confirmed.": "Votre adresse e-mail est confirmée.",
     "Welcome: the invitation is accepted.": "Bienvenue : l'invitation est acceptée.",
+    # issue 14, console: activation, invitations again, the users list, accessibility
+    "Activate %(name)s": "Activer %(name)s",
+    "Activate…": "Activer…",
+    "%(name)s (%(email)s) will be able to sign in and use the application again.": "%(name)s (%(email)s) pourra de nouveau se connecter et utiliser l’application.",
+    "As a %(type)s, they take one of the plan's paying seats: %(used)s of %(limit)s are in use now, %(after)s after.": "En tant que %(type)s, il occupe une des places payantes du forfait\u00a0: %(used)s sur %(limit)s sont occupées maintenant, %(after)s ensuite.",
+    "No seat is left: the activation will be refused until a seat is freed or the plan is raised.": "Il ne reste aucune place\u00a0: l’activation sera refusée tant qu’une place n’est pas libérée ou le forfait augmenté.",
+    "As a %(type)s, they take no paying seat.": "En tant que %(type)s, il n’occupe aucune place payante.",
+    "Resources they own become accessible again.": "Les ressources dont il est propriétaire redeviennent accessibles.",
+    "Automations and integrations disabled when they were deactivated stay disabled until someone turns them back on.": "Les automatisations et intégrations désactivées lors de sa désactivation restent désactivées jusqu’à ce que quelqu’un les réactive.",
+    "Resend invitation": "Renvoyer l’invitation",
+    "A new invitation was sent to %(name)s; earlier links no longer work.": "Une nouvelle invitation a été envoyée à %(name)s\u202f; les liens précédents ne fonctionnent plus.",
+    "A new invitation was made for %(name)s, but not mailed: mail is not configured on this server. Earlier links no longer work.": "Une nouvelle invitation a été créée pour %(name)s, mais pas envoyée\u00a0: l’e-mail n’est pas configuré sur ce serveur. Les liens précédents ne fonctionnent plus.",
+    "Name Z–A": "Nom Z–A",
+    "Type (Admin first)": "Type (Admin d’abord)",
+    "Type (Guest first)": "Type (Invité d’abord)",
+    "Status (active first)": "Statut (actifs d’abord)",
+    "Status (inactive first)": "Statut (inactifs d’abord)",
+    "Users per page": "Utilisateurs par page",
+    "%(n)s per page": "%(n)s par page",
+    "%(first)s–%(last)s of %(total)s": "%(first)s–%(last)s sur %(total)s",
+    "%(total)s users": "%(total)s utilisateurs",
+    "Select the first %(n)s users of this list": "Sélectionner les %(n)s premiers utilisateurs de cette liste",
+    "Select %(name)s": "Sélectionner %(name)s",
+    "Type: %(type)s. Change type": "Type\u00a0: %(type)s. Changer le type",
+    "Actions for %(name)s": "Actions pour %(name)s",
+    "Pages": "Pages",
+    "Previous page": "Page précédente",
+    "Change the selected users": "Modifier les utilisateurs sélectionnés",
+    "The first %(n)s users of this list (%(total)s match; at most %(max)s)": "Les %(n)s premiers utilisateurs de cette liste (%(total)s correspondent\u202f; %(max)s au plus)",
+    "Review the change…": "Vérifier la modification…",
+    "The first %(n)s users of the list's filter are selected (%(total)s users match it; a bulk change covers at most %(max)s).": "Les %(n)s premiers utilisateurs du filtre de la liste sont sélectionnés (%(total)s y correspondent\u202f; une modification groupée en couvre %(max)s au plus).",
+    "Skip to content": "Aller au contenu",
+    "Navigation": "Navigation",
+    "Main": "Principal",
+    "A confirmation link for %(name)s was sent to %(email)s; the email changes once it is followed.": "Un lien de confirmation pour %(name)s a été envoyé à %(email)s\u202f; l’e-mail changera une fois le lien suivi.",
+    "No confirmation link for %(name)s was mailed to %(email)s: mail is not configured on this server.": "Aucun lien de confirmation pour %(name)s n’a été envoyé à %(email)s\u00a0: l’envoi d’e-mails n’est pas configuré sur ce serveur.",
+    "The profile of %(name)s was saved.": "Le profil de %(name)s a été enregistré.",
 }
 
 CATALOGUES = {"en": {}, "fr": FR}
@@ -353,3 +390,10 @@ def format_datetime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> s
 
 def format_date(value: dt.datetime | None) -> str:
     return format_datetime(value, "%Y-%m-%d")
+
+
+def format_number(value: int) -> str:
+    """A count as the language writes it: 20,007 in English, 20 007 in French (a narrow
+    no-break space, so that the number never wraps)."""
+    text = f"{value:,}"
+    return text.replace(",", "\u202f") if (g.get("lang") or DEFAULT_LANGUAGE) == "fr" else text

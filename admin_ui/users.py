@@ -30,18 +30,40 @@ from admin_ui.common import (
 from admin_ui.i18n import gettext
 from admin_ui.security import current
 from scim_server.domain import users as domain
-from scim_server.domain.directory import list_users
+from scim_server.domain.directory import count_users, list_users
+from scim_server.domain.documents import comparison_key
 from scim_server.domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
 from scim_server.domain.resources import deactivation_effects
 from scim_server.storage.models import User
 
-PAGE_SIZES = (50, 100, 200)
-# The UI's sort menu → the directory's (sort, order).
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+# The UI's sort keys → the directory's (sort, order). The sortable columns link to these.
 SORTS = {
+    "name_asc": ("name", "asc"),
+    "name_desc": ("name", "desc"),
+    "type_asc": ("type", "asc"),
+    "type_desc": ("type", "desc"),
+    "status_asc": ("status", "asc"),
+    "status_desc": ("status", "desc"),
     "activity_desc": ("last_activity", "desc"),
     "activity_asc": ("last_activity", "asc"),
-    "name": ("name", "asc"),
 }
+# Sort keys of earlier links (bookmarks), still understood.
+OLD_SORTS = {"name": "name_asc"}
+SORT_LABELS = {
+    "activity_desc": "Most recent activity first",
+    "activity_asc": "Least recent activity first",
+    "name_asc": "Name A–Z",
+    "name_desc": "Name Z–A",
+    "type_asc": "Type (Admin first)",
+    "type_desc": "Type (Guest first)",
+    "status_asc": "Status (active first)",
+    "status_desc": "Status (inactive first)",
+}
+# Column → the sort a first click asks for (activity: the most recent first, as the seed).
+COLUMN_SORTS = {"name": "name_asc", "type": "type_asc", "status": "status_asc",
+                "activity": "activity_desc"}
 
 
 def _user_or_404(user_id: str) -> Any:
@@ -52,55 +74,125 @@ def _user_or_404(user_id: str) -> Any:
         abort(404)
 
 
-@blueprint.get("/users")
-def users() -> Any:
-    account = current().account
-    args = request.args
-    problems: list[str] = []
-    q = (args.get("q") or "").strip()[:200]
-    user_type = args.get("type") or ""
-    status = args.get("status") or ""
-    sort_key = args.get("sort") or "activity_desc"
+def _user_filter(source: Any, problems: list[str]) -> dict[str, Any]:
+    """The list's filter and sort from a query string (or the bulk form), each bad value
+    replaced by its default with a message."""
+    q = (source.get("q") or "").strip()[:200]
+    user_type = source.get("type") or ""
+    status = source.get("status") or ""
+    sort_key = OLD_SORTS.get(source.get("sort") or "", source.get("sort") or "activity_desc")
     if user_type and user_type not in domain.USER_TYPES:
-        problems.append(gettext("That request is not valid.") + f" ({user_type})")
+        problems.append(gettext("That request is not valid.") + f" ({user_type[:40]})")
         user_type = ""
     if status and status not in domain.STATUSES:
-        problems.append(gettext("That request is not valid.") + f" ({status})")
+        problems.append(gettext("That request is not valid.") + f" ({status[:40]})")
         status = ""
     if sort_key not in SORTS:
         sort_key = "activity_desc"
+    return {"q": q, "type": user_type, "status": status, "sort": sort_key}
+
+
+def _matches(user: User, filters: dict[str, Any]) -> bool:
+    """Whether ``user`` is among the users the filter lists (as the directory's query)."""
+    if filters["type"] and user.user_type != filters["type"]:
+        return False
+    if filters["status"] and user.status != filters["status"]:
+        return False
+    if filters["q"]:
+        key = comparison_key(filters["q"])
+        return any(key in (v or "") for v in (user.display_name_key, user.email,
+                                               user.user_name_key))
+    return True
+
+
+def _query(filters: dict[str, Any]) -> dict[str, Any]:
+    return {"q": filters["q"] or None, "user_type": filters["type"] or None,
+            "status": filters["status"] or None}
+
+
+def _sort_links(filters: dict[str, Any], per_page: int) -> dict[str, dict[str, str | None]]:
+    """For each sortable column: its link (the other direction when it is the current sort)
+    and its aria-sort value."""
+    links: dict[str, dict[str, str | None]] = {}
+    for column, first in COLUMN_SORTS.items():
+        field, direction = filters["sort"].rsplit("_", 1)
+        if field == column:
+            target = f"{column}_{'desc' if direction == 'asc' else 'asc'}"
+            state: str | None = "ascending" if direction == "asc" else "descending"
+        else:
+            target, state = first, None
+        links[column] = {
+            "href": url_for("admin_ui.users", **{**_plain(filters), "sort": target,
+                                                 "per": per_page}),
+            "aria_sort": state,
+        }
+    return links
+
+
+def _plain(filters: dict[str, Any]) -> dict[str, Any]:
+    # Empty values are left out of links: shorter URLs, and the same page either way.
+    return {k: v for k, v in filters.items() if v}
+
+
+@blueprint.get("/users")
+def users() -> Any:
+    ctx = current()
+    account = ctx.account
+    args = request.args
+    problems: list[str] = []
+    filters = _user_filter(args, problems)
     try:
-        per_page = int(args.get("per") or PAGE_SIZES[0])
+        per_page = int(args.get("per") or DEFAULT_PAGE_SIZE)
     except ValueError:
-        per_page = PAGE_SIZES[0]
+        per_page = DEFAULT_PAGE_SIZE
     if per_page not in PAGE_SIZES:
-        per_page = PAGE_SIZES[0]
-    sort, order = SORTS[sort_key]
-    cursor = args.get("cursor") or None
+        per_page = DEFAULT_PAGE_SIZE
     try:
-        page = list_users(g.db, account, q=q or None, user_type=user_type or None,
-                          status=status or None, sort=sort, order=order, limit=per_page,
-                          cursor=cursor)
+        start = max(int(args.get("start") or 0), 0)
+    except ValueError:
+        start = 0
+    sort, order = SORTS[filters["sort"]]
+    cursor = args.get("cursor") or None
+    before = None if cursor else (args.get("before") or None)
+    query = _query(filters)
+    try:
+        page = list_users(g.db, account, **query, sort=sort, order=order, limit=per_page,
+                          cursor=cursor, before=before)
     except InvalidInput as exc:
         # A stale or edited cursor: say so and show the first page instead of failing.
         problems.append(exc.message)
-        cursor = None
-        page = list_users(g.db, account, q=q or None, user_type=user_type or None,
-                          status=status or None, sort=sort, order=order, limit=per_page)
-    filters = {"q": q, "type": user_type, "status": status, "sort": sort_key, "per": per_page}
+        cursor = before = None
+        page = list_users(g.db, account, **query, sort=sort, order=order, limit=per_page)
+    if not cursor and not before or (before and page.prev_cursor is None):
+        start = 0  # the first page, whatever ``start`` said
+    total = count_users(g.db, account, **query)
+    link = {**_plain(filters), "per": per_page}
+    # The bulk bar's "select all" takes the first users of the filter across pages, the
+    # acting admin left out (a bulk change never includes oneself).
+    selectable = total - int(_matches(ctx.admin, filters))
     return render_template(
         "admin/users.html",
         page=page,
         filters=filters,
-        cursor=cursor,
+        link=link,
+        per_page=per_page,
+        start=start,
+        total=total,
+        filter_pick=min(selectable, domain.BULK_MAX),
+        prev_link=url_for("admin_ui.users", **link, before=page.prev_cursor,
+                          start=max(start - per_page, 0)) if page.prev_cursor else None,
+        next_link=url_for("admin_ui.users", **link, cursor=page.next_cursor,
+                          start=start + len(page.users)) if page.next_cursor else None,
+        first_link=url_for("admin_ui.users", **link) if start or cursor or before else None,
+        sort_links=_sort_links(filters, per_page),
         problems=problems,
         user_types=domain.USER_TYPES,
         statuses=domain.STATUSES,
-        sorts=SORTS,
+        sort_labels=SORT_LABELS,
         page_sizes=PAGE_SIZES,
         bulk_max=domain.BULK_MAX,
         since=account.activity_tracking_since,
-        self_id=current().admin.id,
+        self_id=ctx.admin.id,
         shown_targets=[u.id for u in page.users] + ["bulk"],
     )
 
@@ -141,6 +233,16 @@ def deactivate(user_id: str) -> Any:
     )
 
 
+@blueprint.get("/users/<user_id>/activate")
+def confirm_activate(user_id: str) -> Any:
+    """What activating will do, before it does: sign-in restored, a seat taken (with the
+    seats in use), and what stays as deactivation left it."""
+    ctx = current()
+    user = _user_or_404(user_id)
+    effects = domain.activation_effects(g.db, ctx.account, user.id)
+    return _user_page("admin/user_activate.html", user, effects=effects)
+
+
 @blueprint.post("/users/<user_id>/activate")
 def activate(user_id: str) -> Any:
     ctx = current()
@@ -148,6 +250,28 @@ def activate(user_id: str) -> Any:
         user_id,
         lambda: domain.activate_user(g.db, ctx.account, user_id, actor=actor()),
         lambda user: gettext("%(name)s was activated.", name=user_label(user)),
+    )
+
+
+@blueprint.post("/users/<user_id>/resend-invitation")
+def resend_invitation(user_id: str) -> Any:
+    ctx = current()
+
+    def done(user: User) -> str:
+        if mail_configured():
+            return gettext("A new invitation was sent to %(name)s; earlier links no longer "
+                           "work.", name=user_label(user))
+        return gettext("A new invitation was made for %(name)s, but not mailed: mail is not "
+                       "configured on this server. Earlier links no longer work.",
+                       name=user_label(user))
+
+    return _row_action(
+        user_id,
+        lambda: domain.resend_invitation(
+            g.db, ctx.account, user_id, actor=actor(), mailer=mailer(),
+            accept_url=lambda token: public_link("admin_ui.accept_invitation", token=token),
+        )[0],
+        done,
     )
 
 
@@ -222,11 +346,13 @@ def change_email(user_id: str) -> Any:
         return _user_page(page, user, status_for(exc), mail_configured=mailed,
                           new_email=new_email, error=refusal(exc))
     if mailed:
-        flash_done(gettext("A confirmation link was sent to %(email)s; the email changes once it "
-                           "is followed.", email=new_email), target=user.id)
+        flash_done(gettext("A confirmation link for %(name)s was sent to %(email)s; the email "
+                           "changes once it is followed.", name=user_label(user),
+                           email=new_email), target=user.id)
     else:
-        flash_done(gettext("No confirmation link was mailed to %(email)s: mail is not "
-                           "configured on this server.", email=new_email), target=user.id)
+        flash_done(gettext("No confirmation link for %(name)s was mailed to %(email)s: mail is "
+                           "not configured on this server.", name=user_label(user),
+                           email=new_email), target=user.id)
     return redirect(back_to_users())
 
 
@@ -265,7 +391,8 @@ def edit_profile(user_id: str) -> Any:
         except DomainError as exc:
             return _user_page(page, user, status_for(exc), profile=request.form,
                               notifications=notifications, error=refusal(exc))
-    flash_done(gettext("The profile was saved."), target=user.id)
+    flash_done(gettext("The profile of %(name)s was saved.", name=user_label(user)),
+               target=user.id)
     return redirect(back_to_users())
 
 
@@ -308,6 +435,19 @@ def bulk() -> Any:
     ids = [i for i in request.form.getlist("user_id") if i][: domain.BULK_MAX + 1]
     user_type = request.form.get("user_type") or None
     status = request.form.get("status") or None
+    picked = None
+    if request.form.get("scope") == "filter":
+        # "Select all": the first users of the list's filter, in its order, resolved now,
+        # across pages; the review then names exactly these and applies only them.
+        problems: list[str] = []
+        filters = _user_filter({k: request.form.get(f"filter_{k}") for k in
+                                ("q", "type", "status", "sort")}, problems)
+        sort, order = SORTS[filters["sort"]]
+        listed = list_users(g.db, ctx.account, **_query(filters), sort=sort, order=order,
+                            limit=domain.BULK_MAX + 1)
+        ids = [u.id for u in listed.users if u.id != ctx.admin.id][: domain.BULK_MAX]
+        picked = {"n": len(ids), "total": count_users(g.db, ctx.account, **_query(filters)),
+                  "max": domain.BULK_MAX}
     problem = None
     if not ids:
         problem = gettext("Select at least one user.")
@@ -341,6 +481,7 @@ def bulk() -> Any:
         user_type=user_type,
         status=status,
         change=gettext(user_type) if user_type else gettext(status or ""),
+        picked=picked,
         next=back_to_users(),
     )
 

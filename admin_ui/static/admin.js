@@ -17,8 +17,8 @@
       select.addEventListener("change", function () { select.form.submit(); });
     });
 
-    // One row menu open at a time, closed by a click elsewhere or Escape.
-    var menus = Array.prototype.slice.call(document.querySelectorAll("details.row-menu"));
+    // One menu (row ⋯ or type badge) open at a time, closed by a click elsewhere or Escape.
+    var menus = Array.prototype.slice.call(document.querySelectorAll("details.row-menu, details.type-menu"));
     menus.forEach(function (menu) {
       menu.addEventListener("toggle", function () {
         if (menu.open) { menus.forEach(function (m) { if (m !== menu) { m.open = false; } }); }
@@ -31,24 +31,41 @@
       if (event.key === "Escape") { menus.forEach(function (m) { m.open = false; }); }
     });
 
-    // Bulk selection: at most data-max users; "select all" takes the first ones shown.
+    // Bulk selection. Rows are ticked one by one (at most data-max), or "select all" takes
+    // the first data-max users of the list's filter across pages: the form then sends
+    // scope=filter and the server resolves which users. The bar shows once something is
+    // selected (without this script it is always there, with its own "first users" box).
     var all = document.getElementById("select-all");
+    var scope = document.getElementById("bulk-scope");
+    var panel = document.querySelector("[data-testid=bulk-panel]");
     var boxes = Array.prototype.slice.call(document.querySelectorAll("input.row-check"));
     var counter = document.querySelector("[data-testid=bulk-count]");
-    if (!all || !counter) { return; }
+    if (!all || !counter || !scope || !panel) { return; }
+    all.hidden = false;
     var max = parseInt(all.getAttribute("data-max"), 10) || 200;
+    var filterCount = parseInt(all.getAttribute("data-filter-count"), 10) || 0;
     function refresh() {
-      var n = boxes.filter(function (b) { return b.checked; }).length;
+      var ticked = boxes.filter(function (b) { return b.checked; }).length;
+      var n = scope.checked ? filterCount : ticked;
       counter.textContent = counter.getAttribute("data-template").replace("__N__", n);
-      boxes.forEach(function (b) { b.disabled = !b.checked && n >= max; });
-      all.checked = n > 0 && n === Math.min(max, boxes.length);
+      boxes.forEach(function (b) { b.disabled = !scope.checked && !b.checked && ticked >= max; });
+      all.checked = scope.checked;
+      panel.classList.toggle("is-idle", n === 0 && !panel.querySelector(".notice"));
     }
-    all.addEventListener("change", function () {
-      var on = all.checked;
-      boxes.forEach(function (b, i) { b.checked = on && i < max; });
+    function selectFilter(on) {
+      scope.checked = on && filterCount > 0;
+      boxes.forEach(function (b, i) { b.checked = scope.checked && i < max; });
       refresh();
+    }
+    all.addEventListener("change", function () { selectFilter(all.checked); });
+    scope.addEventListener("change", function () { selectFilter(scope.checked); });
+    boxes.forEach(function (b) {
+      b.addEventListener("change", function () {
+        // Unticking one row leaves "the first users of the filter" for a choice of rows.
+        if (scope.checked && !b.checked) { scope.checked = false; }
+        refresh();
+      });
     });
-    boxes.forEach(function (b) { b.addEventListener("change", refresh); });
     refresh();
   });
 })();

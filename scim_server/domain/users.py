@@ -62,7 +62,7 @@ __all__ = [
     "CreationChecker", "UserState", "accept_invitation", "activate_user", "apply_user_change",
     "bulk_change", "change_user_type", "check_user_change", "check_user_create",
     "confirm_email_change", "deactivate_user", "delete_user", "end_sessions", "get_user",
-    "invite_user",
+    "invite_user", "resend_invitation", "ActivationEffects", "activation_effects",
     "lock_account", "plan_user_change", "plan_user_create", "record_activity", "record_audit",
     "settle_counts", "start_email_change", "state_of", "update_profile",
 ]
@@ -585,6 +585,29 @@ def activate_user(session: Session, account: Account, user_id: str, *, actor: Ac
                    clock=clock)
 
 
+@dataclass(frozen=True)
+class ActivationEffects:
+    """What activating a user would do, for the confirmation: whether they take a seat, and
+    the seats in use now (the rule ``seats.exceeded`` refuses the activation when none is
+    left)."""
+
+    takes_seat: bool
+    seats_used: int
+    seats_limit: int
+
+    @property
+    def seats_left(self) -> int:
+        return max(self.seats_limit - self.seats_used, 0)
+
+
+def activation_effects(session: Session, account: Account, user_id: str) -> ActivationEffects:
+    user = get_user(session, account, user_id)
+    _, paying = _account_counts(session, account, None)
+    takes_seat = user.status != "active" and user.user_type in PAYING_TYPES
+    return ActivationEffects(takes_seat=takes_seat, seats_used=paying,
+                             seats_limit=account.seats_limit)
+
+
 PROFILE_KEYS = (*documents.PROFILE_FIELDS, "notifications", "password", "email")
 # The SCIM attribute each profile field is part of (events name SCIM attributes).
 PROFILE_ATTRIBUTES = {"given_name": "name", "family_name": "name", "display_name": "displayName",
@@ -730,6 +753,44 @@ def accept_invitation(session: Session, *, token: str, clock: Clock = utcnow) ->
     inv.accepted_at = now
     session.flush()
     return user
+
+
+def resend_invitation(session: Session, account: Account, user_id: str, *, actor: Actor,
+                      mailer: Mailer, accept_url: Callable[[str], str],
+                      clock: Clock = utcnow) -> tuple[User, str]:
+    """Mail a pending user a new invitation link; returns (user, token).
+
+    Only a pending user has an invitation to resend (``invitation.not_pending``). The links
+    sent before stop working: only the newest one is live, so a forwarded old email cannot be
+    accepted after the admin sent a fresh one."""
+    user = get_user(session, account, user_id)
+    if user.status != "pending":
+        raise RuleViolation("invitation.not_pending",
+                            "only a pending user has an invitation to resend; this user "
+                            f"is {user.status}", Severity.CONFLICT)
+    address = user.email or user.user_name
+    if not address:
+        raise RuleViolation("invitation.no_address", "this user has no email address to "
+                            "send the invitation to", Severity.CONFLICT)
+    now = clock()
+    session.execute(update(Invitation).where(Invitation.user_id == user.id,
+                                             Invitation.accepted_at.is_(None),
+                                             Invitation.expires_at > now)
+                    .values(expires_at=now))
+    token = new_token("invite")
+    session.add(Invitation(account_id=account.id, user_id=user.id, token_hash=hash_token(token),
+                           invited_by_id=actor.user_id, created_at=now,
+                           expires_at=now + INVITATION_TTL))
+    mailer.send(session, account, to=address, user_id=user.id, secret=token,
+                subject=f"Reminder: you are invited to {account.name}",
+                body=f"Accept the invitation: {accept_url(token)}\n"
+                     f"The link is valid until {(now + INVITATION_TTL):%Y-%m-%d %H:%M} UTC; "
+                     "the links sent before this one no longer work.\n")
+    record_audit(session, account, actor=actor, action="user.invitation_resent",
+                 target_type="user", target_id=user.id, before=None,
+                 after={"status": "pending"}, clock=clock)
+    session.flush()
+    return user, token
 
 
 # --- email changes -----------------------------------------------------------------------------

@@ -231,3 +231,37 @@ def test_resources_of_other_account_invisible(session: Session, account: Account
         resources.get_resource(session, account, res.id)
     assert resources.list_resources(session, account) == []
     assert session.get(Resource, res.id) is not None
+
+
+def test_resending_an_invitation_replaces_the_link(session: Session, account: Account,
+                                                   admin: User, actor: Actor):
+    user, first = users.invite_user(session, account, email="late@acme.test", actor=actor,
+                                    mailer=OutboxMailer(), accept_url=url)
+    again, second = users.resend_invitation(session, account, user.id, actor=actor,
+                                            mailer=OutboxMailer(), accept_url=url)
+    assert again.id == user.id and second != first
+    mails = session.scalars(select(OutboxEmail).order_by(OutboxEmail.id)).all()
+    assert [m.to_address for m in mails] == ["late@acme.test", "late@acme.test"]
+    assert second not in mails[-1].body  # the stored copy withholds the link
+    assert list_audit(session, account, limit=1)[0].action == "user.invitation_resent"
+    # Only the newest link is live: a forwarded earlier email cannot be accepted any more.
+    with pytest.raises(NotFound):
+        users.accept_invitation(session, token=first)
+    assert users.accept_invitation(session, token=second).status == "active"
+    with pytest.raises(RuleViolation, match="invitation.not_pending"):
+        users.resend_invitation(session, account, user.id, actor=actor, mailer=OutboxMailer(),
+                                accept_url=url)
+
+
+def test_activation_effects_tell_the_seats(session: Session, account: Account, admin: User):
+    account.seats_limit = 3
+    member = make_user(session, account, "m1", status="inactive")
+    viewer = make_user(session, account, "v1", user_type="Viewer", status="inactive")
+    effects = users.activation_effects(session, account, member.id)
+    # The admin holds one of the three seats.
+    assert (effects.takes_seat, effects.seats_used, effects.seats_limit) == (True, 1, 3)
+    assert effects.seats_left == 2
+    assert users.activation_effects(session, account, viewer.id).takes_seat is False
+    make_user(session, account, "m2")
+    make_user(session, account, "m3")
+    assert users.activation_effects(session, account, member.id).seats_left == 0
