@@ -302,20 +302,26 @@ def send_test(session: Session, account: Account, endpoint_id: str, *, server_ke
                 "endpoint_id": endpoint.id,
                 "description": "A test event sent from the SCIM server's webhook settings."}
     body = body_of(document)
+    url, endpoint_pk, account_pk = endpoint.url, endpoint.id, account.id
     try:
         keys = signing_secrets(endpoint, server_key, now)
     except SecretUnreadable as exc:
-        outcome = Outcome(False, None, 0, str(exc))
-    else:
-        sender = Sender(endpoint.url, timeout=timeout, allow_private=allow_private)
+        keys, outcome = [], Outcome(False, None, 0, str(exc))
+    # Nothing is written yet: end the transaction before waiting on the receiver, so that no
+    # lock (SQLite's write lock of a POST) is held for as long as a receiver takes.
+    session.rollback()
+    if keys:
+        sender = Sender(url, timeout=timeout, allow_private=allow_private)
         try:
             outcome = sender.send(body, headers_for(keys, message_id, body, now))
         finally:
             sender.close()
     delivery = WebhookDelivery(
-        account_id=account.id, endpoint_id=endpoint.id, event_id=message_id, position=None,
+        account_id=account_pk, endpoint_id=endpoint_pk, event_id=message_id, position=None,
         event_type=TEST_EVENT_TYPE, at=now, attempt=1, status_code=outcome.status,
         duration_ms=outcome.duration_ms, ok=outcome.ok, error=outcome.error)
+    if session.get(WebhookEndpoint, endpoint_pk) is None:
+        raise NotFound(f"no webhook endpoint {endpoint_pk}")  # deleted meanwhile
     session.add(delivery)
     session.flush()
     return delivery
