@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,7 @@ FAST = {"webhook_allow_private": True, "webhook_backoff_base": 0.02,
 class Received:
     headers: dict[str, str]
     body: bytes
+    path: str = ""
 
     @property
     def json(self) -> Any:
@@ -57,12 +59,13 @@ class Receiver:
         with self.lock:
             return [r.json for r in self.received]
 
-    def unique(self) -> list[Received]:
+    def unique(self, path: str | None = None) -> list[Received]:
         """Each message once (receivers dedup on webhook-id), in first-arrival order."""
         seen: dict[str, Received] = {}
         with self.lock:
             for r in self.received:
-                seen.setdefault(r.id, r)
+                if path is None or r.path == path:
+                    seen.setdefault(r.id, r)
         return list(seen.values())
 
     def wait_for(self, count: int, timeout: float = 30.0, *, unique: bool = True) -> None:
@@ -84,7 +87,7 @@ def start_receiver(protocol: str = "HTTP/1.0") -> tuple[Receiver, ThreadingHTTPS
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
             got = Received({k.lower(): v for k, v in self.headers.items()},
-                           self.rfile.read(length))
+                           self.rfile.read(length), self.path)
             with receiver.lock:
                 receiver.received.append(got)
             status = receiver.answer(got)
@@ -113,11 +116,15 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
-@pytest.fixture
-def settings(database_url: str) -> Settings:
+def FAST_SETTINGS(database_url: str) -> Settings:  # noqa: N802
     return Settings(database_url=database_url, secret_key=SECRET_KEY,
                     rate_limit_per_second=10**6, rate_limit_burst=10**6,
                     account_max_in_flight=64, **FAST)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return FAST_SETTINGS(database_url)
 
 
 @dataclass
@@ -131,6 +138,12 @@ class Setup:
 
 @pytest.fixture
 def setup(settings: Settings) -> Iterator[Setup]:
+    with make_setup(settings) as made:
+        yield made
+
+
+@contextmanager
+def make_setup(settings: Settings) -> Iterator[Setup]:
     app = create_app(settings)
     app.config["TESTING"] = True
     with app.extensions["scim_sessions"]() as db:
@@ -142,10 +155,23 @@ def setup(settings: Settings) -> Iterator[Setup]:
         other_token = make_token(db, other, make_user(db, other, "root", user_type="Admin"))
         db.commit()
         account_id = account.id
-    yield Setup(app, Api(app.test_client(), api_token),
-                ScimClient(app.test_client(), scim_token), account_id,
-                Api(app.test_client(), other_token))
-    app.extensions["scim_engine"].dispose()
+    try:
+        yield Setup(app, Api(app.test_client(), api_token),
+                    ScimClient(app.test_client(), scim_token), account_id,
+                    Api(app.test_client(), other_token))
+    finally:
+        app.extensions["scim_engine"].dispose()
+
+
+def worker_env(database_url: str) -> dict[str, str]:
+    """The environment of a ``scim-server worker`` process with the tests' settings."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCIM_")}
+    env.update({"SCIM_DATABASE_URL": database_url, "SCIM_SECRET_KEY": SECRET_KEY,
+                **{f"SCIM_{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v)
+                   for k, v in FAST.items()}})
+    return env
 
 
 def register(api: Api, url: str, **extra: Any) -> dict[str, Any]:

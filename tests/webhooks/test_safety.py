@@ -13,7 +13,7 @@ from scim_server.domain.webhook_transport import Sender, UnsafeTarget, is_public
 from scim_server.settings import Settings
 from scim_server.storage.domain_tables import WebhookEndpoint
 from tests.scim.conftest import user_body
-from tests.webhooks.conftest import Receiver, Setup, register, worker
+from tests.webhooks.conftest import Receiver, Setup, make_setup, register, worker
 
 PRIVATE = ["https://127.0.0.1/hook", "https://10.0.0.1/hook", "https://169.254.169.254/latest",
            "https://[::1]/hook", "https://192.168.1.20:8443/x", "https://172.16.0.1/",
@@ -29,9 +29,8 @@ def strict(settings: Settings) -> Settings:
 
 @pytest.fixture
 def strict_setup(strict: Settings) -> Any:
-    from tests.webhooks import conftest
-
-    yield from conftest.setup.__wrapped__(strict)  # type: ignore[attr-defined]
+    with make_setup(strict) as made:
+        yield made
 
 
 @pytest.mark.parametrize("url", PRIVATE)
