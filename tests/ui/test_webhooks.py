@@ -78,6 +78,8 @@ def test_the_webhooks_page_from_registration_to_deletion(
     worker = Worker(hooks_app.extensions["scim_engine"], hooks_app.config["SCIM_SETTINGS"])
     drain(worker, receiver, 1)
     event = verified(secret, receiver.received[0])
+    hub = client.get("/admin/").get_data(as_text=True)
+    assert 'data-testid="card-webhooks"' in hub and "1 endpoints, 0 failing" in hub
     detail = client.get(page).get_data(as_text=True)
     assert detail.count('data-testid="delivery-row"') == 1 and f"#{event['position']}" in detail
 
