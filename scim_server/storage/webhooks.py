@@ -65,19 +65,28 @@ def _mine(endpoint_id: str, owner: str, position: int) -> Any:
     return sa.and_(_w.c.id == endpoint_id, _w.c.lease_owner == owner, _w.c.position == position)
 
 
+# Built once: the hot path of a delivery (SQLAlchemy then reuses the compiled form).
+_HELD = sa.and_(_w.c.id == sa.bindparam("endpoint"), _w.c.lease_owner == sa.bindparam("owner"),
+                _w.c.position == sa.bindparam("from_position"))
+_PASS_OVER = sa.update(_w).where(_HELD).values(
+    position=sa.bindparam("to_position"), lease_until=sa.bindparam("lease_until"))
+_DELIVERED = sa.update(_w).where(_HELD).values(
+    position=sa.bindparam("to_position"), lease_until=sa.bindparam("lease_until"), attempts=0,
+    first_failure_at=None, next_attempt_at=None, failing_since=None,
+    last_attempt_at=sa.bindparam("now"), last_success_at=sa.bindparam("now"), last_error=None)
+_LOG = sa.insert(_d)
+
+
 def advance(connection: Any, endpoint_id: str, *, owner: str, from_position: int,
             to_position: int, now: dt.datetime, lease_until: dt.datetime,
             delivered: bool) -> bool:
     """Move the position past a delivered (or filtered out) event; clears the retry state.
     False if the worker no longer holds the endpoint at ``from_position``."""
-    values: dict[str, Any] = {"position": to_position, "lease_until": lease_until}
+    params = {"endpoint": endpoint_id, "owner": owner, "from_position": from_position,
+              "to_position": to_position, "lease_until": lease_until}
     if delivered:
-        values.update(attempts=0, first_failure_at=None, next_attempt_at=None,
-                      failing_since=None, last_attempt_at=now, last_success_at=now,
-                      last_error=None)
-    return bool(connection.execute(
-        sa.update(_w).where(_mine(endpoint_id, owner, from_position)).values(**values)
-    ).rowcount)
+        return bool(connection.execute(_DELIVERED, {**params, "now": now}).rowcount)
+    return bool(connection.execute(_PASS_OVER, params).rowcount)
 
 
 def note_failure(connection: Any, endpoint_id: str, *, owner: str, position: int,
@@ -94,7 +103,7 @@ def note_failure(connection: Any, endpoint_id: str, *, owner: str, position: int
 
 def log_deliveries(connection: Any, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        connection.execute(sa.insert(_d), list(rows))
+        connection.execute(_LOG, list(rows))
 
 
 def purge_before(connection: Any, before: dt.datetime, *, batch: int = 5000) -> int:
