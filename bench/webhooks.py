@@ -1,7 +1,8 @@
 """Webhook delivery: one worker's rate to a loopback receiver, and the delivery lag under load.
 
 ``python -m bench.webhooks [--events 5000] [--lag-seconds 10] [--rate 200]
-[--database-url URL]`` (default: a temporary SQLite file) runs in process, loopback only:
+[--postgres | --database-url URL]`` (default: a temporary SQLite file; ``--postgres``: a
+throwaway cluster, tests.pgcluster) runs in process, loopback only:
 
 1. **rate**: ``--events`` events are written up front (the events table, as the doors write
    them), then one worker (the same ``Worker`` as ``scim-server worker``, default settings:
@@ -182,11 +183,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lag-seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=200.0, help="events/s during the lag run")
     parser.add_argument("--database-url")
+    parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        result = run(url, min(args.events, 100_000), min(args.lag_seconds, 120.0),
-                     min(args.rate, 5000.0), Path(folder))
+    cluster = None
+    if args.postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.pgcluster import PgCluster
+
+        cluster = PgCluster()
+        cluster.start()
+        cluster.create_database("bench_webhooks")
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            url = (cluster.url("bench_webhooks") if cluster else args.database_url
+                   or f"sqlite:///{Path(folder) / 'bench.db'}")
+            result = run(url, min(args.events, 100_000), min(args.lag_seconds, 120.0),
+                         min(args.rate, 5000.0), Path(folder))
+    finally:
+        if cluster is not None:
+            cluster.stop()
     for key, value in result.items():
         print(f"{key}: {value}")
     rate_ok = result["events_per_second"] >= RATE_TARGET

@@ -50,6 +50,9 @@ BATCH = 100
 # Events one worker sends to one endpoint before it lets the others have their turn.
 PER_TURN = 1000
 PURGE_EVERY = 3600.0
+# Deliveries are recorded in groups of at most this many, and at least this often (seconds).
+RECORD_EVERY = 50
+RECORD_AFTER = 0.2
 
 
 class Worker:
@@ -128,51 +131,67 @@ class Worker:
         types = set(endpoint.event_types or ())
         sender = Sender(endpoint.url, timeout=self.settings.webhook_timeout,
                         allow_private=self.settings.webhook_allow_private)
+        # One connection for the whole turn (idle, outside any transaction, while a request
+        # is out), and deliveries recorded in small groups: with a backlog, a transaction per
+        # delivery would bound the rate by database round trips. The position still moves
+        # only past events that got their 2xx; a worker killed before recording a group sends
+        # those events again (at least once), never skips one.
+        conn = self.engine.connect()
+        recorded = position  # the endpoint's position in the database
+        pending: list[dict[str, Any]] = []
+        last_record = time.monotonic()
+
+        def record() -> bool:
+            """Write the pending log rows and move the position; False if the endpoint is no
+            longer this worker's at ``recorded`` (replayed, or taken over)."""
+            nonlocal recorded, pending, last_record
+            last_record = time.monotonic()
+            if position == recorded and not pending:
+                return True
+            done = self.clock()
+            with conn.begin():
+                if pending:
+                    store.without_flush_wait(conn)
+                    store.log_deliveries(conn, pending)
+                held = store.advance(conn, endpoint.id, owner=self.owner,
+                                     from_position=recorded, to_position=position, now=done,
+                                     lease_until=done + self.lease, delivered=bool(pending))
+            pending = []
+            recorded = position
+            return held
+
         sent = 0
         try:
             while sent < PER_TURN and not stop.is_set():
-                with reading(), self.engine.connect() as conn:
+                with reading(), conn.begin():
                     rows = read_events(conn, endpoint.account_id, after=position, limit=BATCH)
                 if not rows:
-                    return
-                passed_over = None
+                    break
                 for row in rows:
                     if stop.is_set():
                         break
                     if types and row.event_type not in types:
-                        passed_over = row.position
+                        position = row.position  # passed over, recorded with the next group
                         continue
                     body = body_of(event_document(row))
-                    now = self.clock()
-                    outcome = sender.send(body, headers_for(keys, row.id, body, now))
+                    outcome = sender.send(body, headers_for(keys, row.id, body, self.clock()))
                     attempts += 1
                     if not outcome.ok:
-                        self._failed(endpoint, position, attempts, first_failure, failing_since,
-                                     outcome, event=row)
+                        if record():
+                            self._failed(endpoint, position, attempts, first_failure,
+                                         failing_since, outcome, event=row)
                         return
-                    done = self.clock()
-                    with self.engine.begin() as conn:
-                        store.log_deliveries(conn, [self._log(endpoint, row, attempts, outcome)])
-                        held = store.advance(conn, endpoint.id, owner=self.owner,
-                                             from_position=position, to_position=row.position,
-                                             now=done, lease_until=done + self.lease,
-                                             delivered=True)
-                    if not held:
-                        return  # replayed or taken over meanwhile: the new state wins
+                    pending.append(self._log(endpoint, row, attempts, outcome))
                     position, attempts, first_failure, failing_since = row.position, 0, None, None
-                    passed_over = None
                     sent += 1
-                if passed_over is not None:
-                    now = self.clock()
-                    with self.engine.begin() as conn:
-                        if not store.advance(conn, endpoint.id, owner=self.owner,
-                                             from_position=position, to_position=passed_over,
-                                             now=now, lease_until=now + self.lease,
-                                             delivered=False):
-                            return
-                    position = passed_over
+                    if ((len(pending) >= RECORD_EVERY
+                         or time.monotonic() - last_record >= RECORD_AFTER)
+                            and not record()):
+                        return  # replayed or taken over meanwhile: the new state wins
+            record()
         finally:
             sender.close()
+            conn.close()
 
     def _failed(self, endpoint: Any, position: int, attempts: int, first_failure: Any,
                 failing_since: Any, outcome: Outcome, *, event: Any) -> None:

@@ -77,6 +77,17 @@ _DELIVERED = sa.update(_w).where(_HELD).values(
 _LOG = sa.insert(_d)
 
 
+def without_flush_wait(connection: Any) -> None:
+    """PostgreSQL: this transaction's commit does not wait for its WAL to reach the disk.
+
+    For a delivery's record (log row, position) only: a crash can lose the last few of them,
+    which only means those events are delivered again (at least once, as after a killed
+    worker), never that one is skipped, since the position can only go back. It spares a
+    disk flush per delivery, which bounds one worker to a few hundred deliveries a second."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+
+
 def advance(connection: Any, endpoint_id: str, *, owner: str, from_position: int,
             to_position: int, now: dt.datetime, lease_until: dt.datetime,
             delivered: bool) -> bool:
