@@ -317,6 +317,12 @@ def bootstrap_if_empty(settings: Settings) -> dict[str, Any] | None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Deliver webhooks until SIGTERM (or SIGINT), which stops after the current delivery."""
+    # First: a SIGTERM during the start-up below must stop the worker cleanly too.
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Set from another thread: the handler runs in the main thread, which may hold the
+        # event's lock at that moment (inside stop.wait), and the lock is not reentrant.
+        signal.signal(signum, lambda *_: threading.Thread(target=stop.set).start())
     settings = _settings()
     if not settings.secret_key:
         # The endpoints' secrets are sealed with it (domain.webhooks): a worker with another
@@ -330,9 +336,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url, lock_timeout=settings.db_lock_timeout,
                          statement_timeout=settings.db_statement_timeout,
                          connect_timeout=settings.db_connect_timeout)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -3,15 +3,17 @@ at least once, signed (Standard Webhooks); retries with backoff; the retention p
 
 Its loop: take an endpoint with events after its position (see :mod:`storage.webhooks` for
 how several workers share them), send those events one by one over one connection, move the
-position after each 2xx, and stop at the first failure, which schedules the next attempt
+position past the ones answered 2xx (recorded in small groups), and stop at the first
+failure, which schedules the next attempt
 ``backoff_base * 2^(attempt-1)`` seconds later (capped at ``backoff_max``, times a random
 factor in [0.5, 1) so that failed endpoints do not all come back at once). After
 ``retry_window`` seconds of failure the endpoint is marked failing (Admins see it); its
 retries go on at the capped interval, so a receiver that recovers gets every event, in order.
 
-Nothing is lost when a worker dies: the position moves only after the receiver answered 2xx,
-in a transaction of its own, so the event in flight is sent again by the next worker (at
-least once; receivers dedup on ``webhook-id``). SIGTERM stops after the current delivery.
+Nothing is lost when a worker dies: the position moves only past events the receiver
+answered 2xx, so the event in flight (and any delivered but not yet recorded, at most a
+fifth of a second's worth) is sent again by the next worker: at least once; receivers dedup
+on ``webhook-id``. SIGTERM stops after the current delivery, and records it.
 """
 
 from __future__ import annotations

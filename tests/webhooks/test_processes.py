@@ -41,6 +41,16 @@ class Workers:
         self.procs.append(proc)
         return proc
 
+    @staticmethod
+    def wait_started(proc: subprocess.Popen[bytes]) -> None:
+        """Until the worker says it runs (a SIGTERM before Python set its handler would
+        end it with the signal's default action)."""
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if b"webhook worker" in line and b"started" in line:
+                return
+        raise AssertionError(f"the worker ended: {proc.wait()}")
+
     def stop_all(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
@@ -104,6 +114,7 @@ def test_sigterm_stops_after_the_current_delivery(setup: Setup, receiver: Receiv
         setup.scim.post("/Users", user_body(f"u{i}@acme.test"))
     receiver.answer = _slow(0.6)
     proc = workers.start()
+    workers.wait_started(proc)
     _wait(lambda: len(receiver.received) >= 1)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
@@ -123,8 +134,8 @@ def test_two_workers_deliver_every_event_once_per_endpoint_in_order(
             hooks = [register(setup.api, receiver.url.rsplit("/", 1)[0] + p) for p in paths]
             for i in range(10):
                 setup.scim.post("/Users", user_body(f"early{i}@acme.test"))
-            crew.start()
-            crew.start()
+            for proc in (crew.start(), crew.start()):
+                crew.wait_started(proc)
             for i in range(20):  # while they deliver
                 setup.scim.post("/Users", user_body(f"late{i}@acme.test"))
             total = account_position(setup)
