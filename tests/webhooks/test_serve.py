@@ -113,3 +113,12 @@ def test_serve_delivers_webhooks_with_its_own_worker(tmp_path: Path,
 def test_no_worker_runs_none(tmp_path: Path) -> None:
     with _serve(tmp_path, "--no-worker") as (_base, _env, pid):
         assert _workers_of(pid) == []
+
+
+def test_a_worker_without_the_server_key_refuses_to_start(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCIM_")}
+    env["SCIM_DATABASE_URL"] = f"sqlite:///{tmp_path / 'scim.db'}"
+    ran = subprocess.run([str(BIN / "scim-server"), "worker"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert ran.returncode == 1
+    assert "SCIM_SECRET_KEY must be set" in ran.stderr
