@@ -1,5 +1,5 @@
 """The ``scim-server`` command: init, token create/revoke, account and plan (the operator's),
-db upgrade, serve."""
+db upgrade, serve, worker (webhook deliveries)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import argparse
 import json
 import os
 import secrets
+import signal
+import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -312,6 +315,59 @@ def bootstrap_if_empty(settings: Settings) -> dict[str, Any] | None:
         return create_account(session, settings, name, domain)
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Deliver webhooks until SIGTERM (or SIGINT), which stops after the current delivery."""
+    # First: a SIGTERM during the start-up below must stop the worker cleanly too.
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Set from another thread: the handler runs in the main thread, which may hold the
+        # event's lock at that moment (inside stop.wait), and the lock is not reentrant.
+        signal.signal(signum, lambda *_: threading.Thread(target=stop.set).start())
+    settings = _settings()
+    if not settings.secret_key:
+        # The endpoints' secrets are sealed with it (domain.webhooks): a worker with another
+        # key could sign nothing.
+        raise CliError("SCIM_SECRET_KEY must be set (the same as the server's) to sign webhooks")
+    upgrade_engine = make_engine(settings.database_url)
+    upgrade(upgrade_engine)
+    upgrade_engine.dispose()
+    from scim_server.webhook_worker import Worker
+
+    engine = make_engine(settings.database_url, lock_timeout=settings.db_lock_timeout,
+                         statement_timeout=settings.db_statement_timeout,
+                         connect_timeout=settings.db_connect_timeout)
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        Worker(engine, settings).run(stop, parent_pid=args.parent_pid)
+    finally:
+        engine.dispose()
+    return 0
+
+
+def start_worker_beside() -> subprocess.Popen[bytes]:
+    """One webhook worker next to gunicorn (``serve``), stopped when the server stops; it
+    also stops by itself if the server dies without telling it (``--parent-pid``)."""
+    import atexit
+
+    server = os.getpid()
+    child = subprocess.Popen([sys.executable, "-m", "scim_server.cli", "worker",  # noqa: S603
+                              "--parent-pid", str(server)])
+
+    def _stop() -> None:
+        # gunicorn's forked workers inherit this hook: only the server stops the worker.
+        if os.getpid() == server and child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    atexit.register(_stop)
+    return child
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     host, port = args.host, args.port
     os.environ.setdefault("SCIM_BASE_URL", f"http://{host}:{port}")
@@ -326,6 +382,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not os.environ.get("SCIM_SECRET_KEY"):
         # Workers must share the secret (cursors, sessions); one per serve run.
         os.environ["SCIM_SECRET_KEY"] = secrets.token_urlsafe(32)
+    if not args.no_worker:
+        start_worker_beside()
     argv = ["gunicorn", "--config", "python:scim_server.gunicorn_conf", "--bind", f"{host}:{port}"]
     if args.workers:
         argv += ["--workers", str(args.workers)]
@@ -451,7 +509,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--no-worker", action="store_true",
+                   help="do not run a webhook worker beside the server (run `scim-server "
+                        "worker` separately)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="deliver webhooks (several may run; SIGTERM stops it)")
+    p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_worker)
     return parser
 
 

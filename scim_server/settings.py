@@ -51,6 +51,23 @@ class Settings:
     # Requests of one account served at once by one process, past which it answers 429;
     # 0: one less than ``threads``, so that one account never holds every thread of a worker.
     account_max_in_flight: int = 0
+    # Webhooks (issue 15). Endpoints on private, loopback, link-local or reserved addresses
+    # (and plain http://) are refused unless allowed: for tests and on-premise receivers.
+    webhook_allow_private: bool = False
+    # Retries: exponential from ``base`` seconds, capped at ``max``, with jitter; after
+    # ``retry_window`` seconds of failure the endpoint is marked failing (retries go on at
+    # ``max``, so a receiver that recovers still gets every event, in order).
+    webhook_backoff_base: float = 5.0
+    webhook_backoff_max: float = 3600.0
+    webhook_retry_window: float = 24 * 3600.0
+    # One delivery's connect and read timeout; a worker's hold on an endpoint (renewed with
+    # each delivery: a killed worker's endpoints are taken over after it).
+    webhook_timeout: float = 10.0
+    webhook_lease: float = 60.0
+    # How often an idle worker looks for new events.
+    webhook_poll_interval: float = 1.0
+    # Events (and delivery logs) older than this are purged by the worker.
+    event_retention_days: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -67,6 +84,10 @@ class Settings:
                     values[f.name] = int(raw)
                 except ValueError:
                     raise SettingsError(f"{key} must be a whole number, not {raw!r}") from None
+            elif f.type in ("bool", bool):
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise SettingsError(f"{key} must be true or false, not {raw!r}")
+                values[f.name] = raw.lower() in ("true", "1", "yes")
             elif f.type in ("float", float):
                 try:
                     values[f.name] = float(raw)
@@ -102,6 +123,16 @@ class Settings:
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):
                 raise SettingsError(f"SCIM_{name.upper()} must be a finite number, 0 or more")
+        for name in ("webhook_backoff_base", "webhook_backoff_max", "webhook_retry_window",
+                     "webhook_timeout", "webhook_lease", "webhook_poll_interval"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise SettingsError(f"SCIM_{name.upper()} must be a positive number of seconds")
+        if self.webhook_lease <= self.webhook_timeout:
+            # A delivery must end before the worker's hold on its endpoint can expire.
+            raise SettingsError("SCIM_WEBHOOK_LEASE must be longer than SCIM_WEBHOOK_TIMEOUT")
+        if self.event_retention_days <= 0:
+            raise SettingsError("SCIM_EVENT_RETENTION_DAYS must be positive")
         if self.threads <= 0:
             raise SettingsError("SCIM_THREADS must be positive")
         if self.default_page_size > self.max_results:

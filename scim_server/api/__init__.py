@@ -12,6 +12,7 @@ from scim_server.api import (  # noqa: F401  (register the operations)
     openapi,
     platform,
     views,
+    webhooks,  # noqa: F401  (the webhook operations)
 )
 from scim_server.api.problems import answer_with_problems, problem
 from scim_server.api.routing import blueprint

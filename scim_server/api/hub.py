@@ -52,6 +52,7 @@ def hub_view() -> Any:
         "permissions": url_for("api_v1.hub_permissions_view"),
         "production": url_for("api_v1.hub_permissions_view", production="true"),
     }
+    doc["webhooks"]["links"] = {"list": url_for("api_v1.list_webhooks_view")}
     return doc
 
 

@@ -156,6 +156,16 @@ class HubResourcesOut(Schema):
     links = _links()
 
 
+class HubWebhooksOut(Schema):
+    endpoints = fields.Integer()
+    failing = fields.Integer(metadata={"description": "endpoints with no 2xx for 24 h"})
+    oldest_undelivered_at = fields.DateTime(allow_none=True)
+    oldest_undelivered_seconds = fields.Integer(
+        allow_none=True, metadata={"description": "age of the oldest event an enabled "
+                                                 "endpoint still waits for"})
+    links = _links()
+
+
 class HubOut(Schema):
     operators = fields.Nested(HubOperatorsOut)
     operator_groups = fields.Nested(HubGroupsOut)
@@ -163,6 +173,7 @@ class HubOut(Schema):
     on_duty = fields.Nested(HubOnDutyOut)
     seats = fields.Nested(HubSeatsOut)
     resources = fields.Nested(HubResourcesOut)
+    webhooks = fields.Nested(HubWebhooksOut)
     as_of = fields.DateTime()
 
 

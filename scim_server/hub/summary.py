@@ -3,7 +3,7 @@ queries (counts with FILTER / CASE, short LIMITed lists) whatever the number of 
 
 The queries, in order: user figures (the counts kept on the account row, and the active users),
 the first active users, API-user figures, resource figures, group figures, the first empty
-groups, duty windows, duty exceptions. Links are the HTTP
+groups, duty windows, duty exceptions, webhook health. Links are the HTTP
 layer's business; this module only knows figures.
 """
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from scim_server.domain.actors import as_utc
 from scim_server.domain.resources import count_resources
+from scim_server.domain.webhooks import webhook_health
 from scim_server.hub.api_users import api_users_counts
 from scim_server.hub.duty import on_duty_at
 from scim_server.storage.models import Account, Group, GroupMember, User
@@ -79,6 +80,15 @@ class ResourcesCard:
 
 
 @dataclass(frozen=True)
+class WebhooksCard:
+    endpoints: int
+    failing: int
+    # The oldest event an enabled endpoint has not received yet; None: all caught up.
+    oldest_undelivered_at: dt.datetime | None
+    oldest_undelivered_seconds: int | None
+
+
+@dataclass(frozen=True)
 class HubSummary:
     operators: OperatorsCard
     operator_groups: OperatorGroupsCard
@@ -86,6 +96,7 @@ class HubSummary:
     on_duty: OnDutyCard
     seats: SeatsCard
     resources: ResourcesCard
+    webhooks: WebhooksCard
     as_of: dt.datetime
 
 
@@ -167,6 +178,13 @@ def _groups(session: Session, account: Account) -> OperatorGroupsCard:
     )
 
 
+def _webhooks(session: Session, account: Account, now: dt.datetime) -> WebhooksCard:
+    health = webhook_health(session, account)
+    oldest = health.oldest_undelivered_at
+    age = None if oldest is None else max(0, int((now - oldest).total_seconds()))
+    return WebhooksCard(health.endpoints, health.failing, oldest, age)
+
+
 def hub_summary(session: Session, account: Account, *, now: dt.datetime) -> HubSummary:
     """Every figure of the hub for ``account`` at ``now`` (an aware datetime)."""
     operators, paying = _operators(session, account)
@@ -184,5 +202,6 @@ def hub_summary(session: Session, account: Account, *, now: dt.datetime) -> HubS
             paying_limit=account.seats_limit,
         ),
         resources=ResourcesCard(resources_total, production),
+        webhooks=_webhooks(session, account, now),
         as_of=now,
     )

@@ -226,6 +226,8 @@ class Event(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "position", name="uq_events_account_position"),
         Index("ix_events_account_resource", "account_id", "resource_id"),
+        # The worker's retention purge (migration 0013).
+        Index("ix_events_at", "at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -241,3 +243,72 @@ class Event(Base):
     resource_id: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+
+
+class WebhookEndpoint(Base):
+    """A receiver of the account's events (Standard Webhooks), and how far it has been served.
+
+    ``position`` is the last event position delivered (or passed over by the type filter):
+    the worker sends the events after it, in order, and moves it only after a 2xx, so a killed
+    worker loses nothing. ``lease_owner``/``lease_until`` are a worker's hold on the endpoint
+    (one worker at a time keeps the order); ``attempts``, ``next_attempt_at`` and
+    ``failing_since`` are the retry state of the event at ``position + 1``.
+
+    The signing secrets are sealed (``domain.webhooks.seal_secret``), never kept in clear:
+    Standard Webhooks signs with the raw secret, so a hash would not do."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_account", "account_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    # RFC 9967 event URIs; empty: every event.
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret_sealed: Mapped[str] = mapped_column(Text)
+    # The secret before the last rotation, still signing (beside the new one) until it expires.
+    old_secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    old_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    position: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    failing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When a worker last took it: the least recently served endpoint goes first.
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One delivery attempt (the endpoint's log): its event, status, time taken, error."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+        Index("ix_webhook_deliveries_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(32))
+    # None for a test event (not in the feed).
+    position: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), nullable=True)
+    event_type: Mapped[str] = mapped_column(String(80))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(String(400), nullable=True)

@@ -274,5 +274,5 @@ def test_the_openapi_document_describes_the_hub(app: Flask) -> None:
         assert path in doc["paths"], path
     hub = doc["components"]["schemas"]["HubOut"]["properties"]
     assert set(hub) == {"operators", "operator_groups", "api_users", "on_duty", "seats",
-                        "resources", "as_of"}
+                        "resources", "webhooks", "as_of"}
     assert "inactive_over_30_days" in doc["components"]["schemas"]["HubApiUsersOut"]["properties"]

@@ -113,8 +113,8 @@ def test_summary_is_a_constant_number_of_queries(session: Session, engine: Engin
         event.remove(engine, "before_cursor_execute", count)
     assert summary.operators.total == n
     # user figures, first active, group figures, first empty, API users, duty windows, duty
-    # exceptions, resources: 8, whether the account has 10 users or 200.
-    assert len(statements) == 8, statements
+    # exceptions, resources, webhook health: 9, whether the account has 10 users or 200.
+    assert len(statements) == 9, statements
 
 
 def test_empty_groups_with_user_nested_and_no_members(session: Session) -> None:
