@@ -22,6 +22,7 @@ from admin_ui.common import (
     mailer,
     public_link,
     refusal,
+    refusal_text,
     status_for,
     text_field,
     user_label,
@@ -83,7 +84,7 @@ def users() -> Any:
                           cursor=cursor)
     except InvalidInput as exc:
         # A stale or edited cursor: say so and show the first page instead of failing.
-        problems.append(exc.message)
+        problems.append(refusal_text(exc))
         cursor = None
         page = list_users(g.db, account, q=q or None, user_type=user_type or None,
                           status=status or None, sort=sort, order=order, limit=per_page)
@@ -336,6 +337,7 @@ def bulk() -> Any:
         "admin/bulk_result.html",
         report=report,
         names=names,
+        reasons={uid: refusal_text(exc) for uid, exc in report.refusals.items()},
         preview=preview,
         ids=ids,
         user_type=user_type,

@@ -68,7 +68,8 @@ def list_users(
 ) -> UserPage:
     """One page of the account's users (deleted users excluded)."""
     if sort not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", field="sort")
+        raise InvalidInput("sort must be one of %(sorts)s", field="sort",
+                           params={"sorts": ", ".join(SORTS)})
     if order not in ORDERS:
         raise InvalidInput("order must be asc or desc", field="order")
     col = _column(sort)

@@ -33,7 +33,13 @@ from sqlalchemy.orm import Session
 from scim_server.domain import documents, events
 from scim_server.domain.actors import Actor, Clock, as_utc
 from scim_server.domain.audit import record_audit
-from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
+from scim_server.domain.errors import (
+    DomainError,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+    Severity,
+)
 from scim_server.domain.hub_cleanup import on_user_deleted
 from scim_server.domain.mail import Mailer
 from scim_server.domain.resources import on_deactivate, on_delete, on_reactivate
@@ -151,11 +157,13 @@ def _validate(state: UserState) -> None:
     if state.user_type not in USER_TYPES:
         raise RuleViolation(
             "user_type.invalid",
-            f"user type {state.user_type!r} is not valid; use one of {', '.join(USER_TYPES)}",
+            "user type %(type)r is not valid; use one of %(types)s",
             Severity.INVALID,
+            params={"type": state.user_type, "types": ", ".join(USER_TYPES)},
         )
     if state.status not in STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", field="status")
+        raise InvalidInput("status must be one of %(statuses)s", field="status",
+                           params={"statuses": ", ".join(STATUSES)})
 
 
 def _email_domain(email: str | None) -> str | None:
@@ -177,14 +185,16 @@ def _check_guest(account: Account, email: str | None) -> None:
     if _matches(domain, account.domains or []):
         raise RuleViolation(
             "guest.same_domain",
-            f"{domain} is one of the account's own domains: make this user a Member or Viewer, "
-            "not a Guest",
+            "%(domain)s is one of the account's own domains: make this user a Member or "
+            "Viewer, not a Guest",
+            params={"domain": domain},
         )
     if _matches(domain, account.guest_denylist or []) or (
         account.guest_allowlist is not None and not _matches(domain, account.guest_allowlist)
     ):
         raise RuleViolation("guest.domain_not_allowed",
-                            f"guests from {domain} are not allowed in this account")
+                            "guests from %(domain)s are not allowed in this account",
+                            params={"domain": domain})
 
 
 def _check_seats(session: Session, account: Account, user_id: str | None) -> None:
@@ -199,8 +209,9 @@ def _check_seats_left(seats_limit: int, paying_active: int) -> None:
 def _seats_exceeded(seats_limit: int) -> RuleViolation:
     return RuleViolation(
         "seats.exceeded",
-        f"all {seats_limit} seats of the plan are taken by active paying users",
+        "all %(limit)s seats of the plan are taken by active paying users",
         Severity.CONFLICT,
+        params={"limit": seats_limit},
     )
 
 
@@ -216,8 +227,9 @@ def _check_operators_left(operators_limit: int, operators: int) -> None:
 def _operators_limit(operators_limit: int) -> RuleViolation:
     return RuleViolation(
         "operators.limit",
-        f"the plan allows {operators_limit} users and all are in use",
+        "the plan allows %(limit)s users and all are in use",
         Severity.CONFLICT,
+        params={"limit": operators_limit},
     )
 
 
@@ -263,8 +275,9 @@ def _check_change_rules(
     if bulk and before.user_type in ("Viewer", "Guest") and after.user_type in PAYING_TYPES:
         raise RuleViolation(
             "bulk.nonpaying_to_paying",
-            f"a bulk change cannot turn a {before.user_type} into a paying {after.user_type}; "
+            "a bulk change cannot turn a %(before)s into a paying %(after)s; "
             "change this user on its own",
+            params={"before": before.user_type, "after": after.user_type},
         )
     demoted = before.user_type == "Admin" and after.user_type != "Admin"
     deactivated = before.status == "active" and after.status == "inactive"
@@ -313,8 +326,8 @@ def check_email_free(session: Session, account: Account, user_id: str | None,
     if user_id is not None:
         others.append(UserEmail.user_id != user_id)
     if session.scalar(select(exists().where(*others))):
-        raise RuleViolation("email.taken", f"another user of this account has {key}",
-                            Severity.CONFLICT)
+        raise RuleViolation("email.taken", "another user of this account has %(email)s",
+                            Severity.CONFLICT, params={"email": key})
 
 
 def _norm(email: str | None) -> str | None:
@@ -523,7 +536,7 @@ def get_user(session: Session, account: Account, user_id: str) -> User:
     """A user of the account that is not deleted, else :class:`NotFound`."""
     user = session.get(User, user_id)
     if user is None or user.account_id != account.id or user.status == "deleted":
-        raise NotFound(f"no user {user_id}")
+        raise NotFound("no user %(id)s", {"id": user_id})
     return user
 
 
@@ -600,8 +613,8 @@ def update_profile(session: Session, account: Account, user_id: str, changes: di
     user = get_user(session, account, user_id)
     unknown = set(changes) - set(PROFILE_KEYS)
     if unknown:
-        raise InvalidInput(f"not a profile field: {', '.join(sorted(unknown))}",
-                           field=sorted(unknown)[0])
+        raise InvalidInput("not a profile field: %(fields)s", field=sorted(unknown)[0],
+                           params={"fields": ", ".join(sorted(unknown))})
     is_self = actor.user_id == user.id
     if "password" in changes and not is_self:
         raise RuleViolation("profile.admin_limits",
@@ -686,7 +699,8 @@ def invite_user(session: Session, account: Account, *, email: str, user_type: st
     taken = session.scalar(select(exists().where(User.account_id == account.id,
                                                  User.user_name_key == key)))
     if taken:
-        raise RuleViolation("user.exists", f"a user {email} already exists", Severity.CONFLICT)
+        raise RuleViolation("user.exists", "a user %(email)s already exists", Severity.CONFLICT,
+                            params={"email": email})
     now = clock()
     doc = documents.new_user_document(user_name=email, email=email, display_name=display_name,
                                       user_type=user_type)
@@ -806,6 +820,9 @@ class BulkReport:
 
     applied: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (user id, rule, message)
+    # The refusal behind each skipped user, template and parameters included, for a door that
+    # shows the reason in another language than the English ``message``.
+    refusals: dict[str, DomainError] = field(default_factory=dict)
 
 
 def bulk_change(session: Session, account: Account, user_ids: Sequence[str], *, actor: Actor,
@@ -820,8 +837,8 @@ def bulk_change(session: Session, account: Account, user_ids: Sequence[str], *, 
     ids = list(dict.fromkeys(user_ids))
     if len(ids) > BULK_MAX:
         raise RuleViolation("bulk.too_many",
-                            f"a bulk change covers at most {BULK_MAX} users, not {len(ids)}",
-                            Severity.INVALID)
+                            "a bulk change covers at most %(max)s users, not %(n)s",
+                            Severity.INVALID, params={"max": BULK_MAX, "n": len(ids)})
     if actor.user_id is not None and actor.user_id in ids:
         raise RuleViolation("bulk.self", "a bulk change cannot include yourself",
                             Severity.INVALID)
@@ -843,6 +860,8 @@ def bulk_change(session: Session, account: Account, user_ids: Sequence[str], *, 
             report.applied.append(uid)
         except RuleViolation as exc:
             report.skipped.append((uid, exc.rule, exc.message))
+            report.refusals[uid] = exc
         except NotFound as exc:
             report.skipped.append((uid, "user.not_found", exc.message))
+            report.refusals[uid] = exc
     return report
