@@ -419,6 +419,7 @@ PLURALS_FR: dict[str, tuple[str, str]] = {
     "%(n)s resource claimed.": ("%(n)s ressource revendiquée.",
                                 "%(n)s ressources revendiquées."),
     "%(n)s in production": ("%(n)s en production", "%(n)s en production"),
+    "%(n)s member": ("%(n)s membre", "%(n)s membres"),
 }
 # English plurals of the keys above (the English singular is the key itself).
 PLURALS_EN: dict[str, str] = {
@@ -436,6 +437,7 @@ PLURALS_EN: dict[str, str] = {
     "%(n)s resource moved.": "%(n)s resources moved.",
     "%(n)s resource claimed.": "%(n)s resources claimed.",
     "%(n)s in production": "%(n)s in production",
+    "%(n)s member": "%(n)s members",
 }
 
 FR.update({
@@ -447,6 +449,8 @@ FR.update({
     "user": "utilisateur",
     "group": "groupe",
     "deleted": "supprimé",
+    # typography and formats
+    "%(label)s: %(value)s": "%(label)s : %(value)s",
 })
 
 _NARROW_NBSP = "\u202f"
@@ -561,15 +565,36 @@ def zone_choices() -> list[str]:
     return sorted(_zones())
 
 
-def format_datetime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """An instant in the admin's zone; a naive value is taken as UTC (SQLite drops zones)."""
-    if value is None:
-        return ""
+MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+             "nov.", "déc.")
+_NBSP = "\u00a0"
+
+
+def _local(value: dt.datetime) -> dt.datetime:
+    # A naive value is taken as UTC (SQLite drops zones).
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    zone = g.get("zone") or UTC
-    return value.astimezone(zone).strftime(fmt)
+    return value.astimezone(g.get("zone") or UTC)
+
+
+def format_datetime(value: dt.datetime | None, fmt: str | None = None) -> str:
+    """An instant in the admin's zone, as the language writes it: 2026-12-01 09:05 in English,
+    1 déc. 2026 à 09:05 in French (no-break spaces inside the date). ``fmt`` forces a
+    strftime format."""
+    if value is None:
+        return ""
+    local = _local(value)
+    if fmt is None and current_language() == "fr":
+        return f"{_french_date(local)} à {local:%H:%M}"
+    return local.strftime(fmt or "%Y-%m-%d %H:%M")
 
 
 def format_date(value: dt.datetime | None) -> str:
-    return format_datetime(value, "%Y-%m-%d")
+    if value is None:
+        return ""
+    local = _local(value)
+    return _french_date(local) if current_language() == "fr" else local.strftime("%Y-%m-%d")
+
+
+def _french_date(value: dt.datetime) -> str:
+    return f"{value.day}{_NBSP}{MONTHS_FR[value.month - 1]}{_NBSP}{value.year}"

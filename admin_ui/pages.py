@@ -21,7 +21,7 @@ from admin_ui.common import (
     status_for,
     user_label,
 )
-from admin_ui.i18n import gettext
+from admin_ui.i18n import gettext, ngettext
 from admin_ui.security import current
 from scim_server.domain import tokens
 from scim_server.domain.actors import DOORS
@@ -160,7 +160,7 @@ def transfer() -> Any:
     except DomainError as exc:
         flash_refusal(exc, target="transfer")
     else:
-        flash_done(gettext("%(n)s resources moved.", n=len(moved)), target="transfer")
+        flash_done(ngettext("%(n)s resource moved.", len(moved)), target="transfer")
     return redirect(url_for("admin_ui.resources"))
 
 
@@ -175,7 +175,7 @@ def claim() -> Any:
     except DomainError as exc:
         flash_refusal(exc, target="claim")
     else:
-        flash_done(gettext("%(n)s resources claimed.", n=len(claimed)), target="claim")
+        flash_done(ngettext("%(n)s resource claimed.", len(claimed)), target="claim")
     return redirect(url_for("admin_ui.resources"))
 
 

@@ -538,10 +538,10 @@ def test_claim_and_transfer_ownership(admin_client: FlaskClient, ui_app: Flask,
     _post(admin_client, f"/admin/users/{bob}/deactivate")
     assert "inaccessible" in admin_client.get("/admin/resources").get_data(as_text=True)
     assert _post(admin_client, "/admin/resources/claim", {"resource_id": [board]}).status_code == 302
-    assert "1 resources claimed." in admin_client.get("/admin/resources").get_data(as_text=True)
+    assert "1 resource claimed." in admin_client.get("/admin/resources").get_data(as_text=True)
     _post(admin_client, "/admin/resources/transfer",
           {"from_email": "alice@acme.io", "to_email": "frank@acme.io"})
-    assert "1 resources moved." in admin_client.get("/admin/resources").get_data(as_text=True)
+    assert "1 resource moved." in admin_client.get("/admin/resources").get_data(as_text=True)
     with _db(ui_app) as session:
         account = session.get(Account, seeded.account_id)
         claimed = get_resource(session, account, board)

@@ -175,3 +175,79 @@ def test_the_api_and_scim_keep_english_for_a_french_client(ui_app: Flask,
     body = refused.get_json()
     assert refused.status_code == 409 and body["rule"] == "admin.holds_scim_tokens"
     assert "revoke or reassign it first" in str(body)
+
+
+# --- typography, plurals, numbers, dates ---------------------------------------------------------
+
+def test_french_strings_get_a_narrow_no_break_space_before_double_punctuation() -> None:
+    assert i18n.french_typography("Refusé : oui ; non ? si !") == (
+        f"Refusé{NNBSP}: oui{NNBSP}; non{NNBSP}? si{NNBSP}!")
+    assert i18n.french_typography("« x »") == f"«{NNBSP}x{NNBSP}»"
+    # A colon without a space before it (a time, a URL) is left alone.
+    assert i18n.french_typography("09:05 https://x") == "09:05 https://x"
+    bad = [(key, value) for key, value in i18n.CATALOGUES["fr"].items()
+           if re.search(r"[ \u00a0][:;?!»]|«[ \u00a0]", value)]
+    assert bad == []
+
+
+def test_plural_forms(fr: None) -> None:
+    assert i18n.ngettext("%(n)s inactive for over 30 days", 1) == "1 inactif depuis plus de 30 jours"
+    assert i18n.ngettext("%(n)s inactive for over 30 days", 2) == "2 inactifs depuis plus de 30 jours"
+    # French counts 0 as singular.
+    assert i18n.ngettext("%(n)s member", 0) == "0 membre"
+    assert i18n.ngettext("%(n)s user in this account", 20007) == (
+        f"20{NNBSP}007 utilisateurs dans ce compte")
+
+
+def test_english_plural_forms(en: None) -> None:
+    assert i18n.ngettext("%(n)s member", 1) == "1 member"
+    assert i18n.ngettext("%(n)s member", 0) == "0 members"
+    assert i18n.ngettext("Apply to %(n)s user", 2) == "Apply to 2 users"
+
+
+def test_every_plural_has_both_languages() -> None:
+    assert set(i18n.PLURALS_FR) == set(i18n.PLURALS_EN)
+
+
+def test_numbers(fr: None) -> None:
+    assert i18n.format_number(20007) == f"20{NNBSP}007"
+    assert i18n.format_number(1234567) == f"1{NNBSP}234{NNBSP}567"
+    assert i18n.format_number(7) == "7"
+    assert i18n.gettext("%(used)s of %(limit)s", used=1500, limit=20000) == (
+        f"1{NNBSP}500 sur 20{NNBSP}000")
+
+
+def test_numbers_in_english(en: None) -> None:
+    assert i18n.format_number(20007) == "20,007"
+    assert i18n.format_number(None) == ""
+
+
+def test_dates_follow_the_language(ui_app: Flask) -> None:
+    import datetime as dt
+
+    from flask import g
+
+    when = dt.datetime(2026, 12, 1, 9, 5, tzinfo=dt.UTC)
+    with ui_app.test_request_context("/admin"):
+        g.lang, g.zone = "fr", i18n.UTC
+        assert i18n.format_datetime(when) == "1\u00a0déc.\u00a02026 à 09:05"
+        assert i18n.format_date(when) == "1\u00a0déc.\u00a02026"
+        g.zone = i18n.zone_named("Europe/Paris")
+        assert i18n.format_datetime(when.replace(tzinfo=None)) == "1\u00a0déc.\u00a02026 à 10:05"
+        g.lang, g.zone = "en", i18n.UTC
+        assert i18n.format_datetime(when) == "2026-12-01 09:05"
+        assert i18n.format_date(when) == "2026-12-01"
+
+
+def test_the_french_hub_uses_plurals_numbers_and_dates(ui_app: Flask, seeded: Seeded) -> None:
+    client = ui_app.test_client()
+    _sign_in_fr(client, seeded.admin_email)
+    body = client.get("/admin/").get_data(as_text=True)
+    assert re.search(r"\d+ inactifs? depuis plus de 30 jours", body)
+    assert "inactive for over" not in body
+    assert re.search(r"Chiffres au \d+\u00a0\w+\.?\u00a0\d{4} à \d\d:\d\d\.", body)
+
+
+def test_badges_and_rule_ids_do_not_wrap() -> None:
+    css = (ROOT / "admin_ui" / "static" / "admin.css").read_text()
+    assert re.search(r"\.badge \{ white-space: nowrap; \}", css)
