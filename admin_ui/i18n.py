@@ -532,6 +532,14 @@ FR.update({
     "Burst": "Rafale",
     "Duty window": "Plage de garde",
     "Duty exception": "Exception de garde",
+    # the pages of emailed links (invitation, email confirmation)
+    "Account": "Compte",
+    "Requested by": "Demandé par",
+    "Invited address": "Adresse invitée",
+    "Invited by": "Invité par",
+    "Link valid until": "Lien valable jusqu’au",
+    "Link expired": "Lien expiré le",
+    "Nothing changes until you confirm.": "Rien ne change tant que vous n’avez pas confirmé.",
 })
 
 _NARROW_NBSP = "\u202f"

@@ -361,23 +361,38 @@ def _names(user_ids: list[str]) -> dict[str, str]:
 
 @blueprint.route("/email-confirmation/<token>", methods=["GET", "POST"])
 def confirm_email(token: str) -> Any:
-    # GET only shows a button: mail scanners that prefetch links must not confirm anything.
-    if request.method == "GET":
-        return render_template("admin/confirm.html", kind="email")
-    try:
-        domain.confirm_email_change(g.db, token=token[:200])
-    except (NotFound, RuleViolation) as exc:
-        return render_template("admin/confirm.html", kind="email", error=refusal(exc)), 410
-    return render_template("admin/confirm.html", kind="email", done=True)
+    # GET only describes the link and shows a button: mail scanners that prefetch links must
+    # not confirm anything.
+    return _link_page("email", token[:200], domain.email_change_details,
+                      domain.confirm_email_change)
 
 
 @blueprint.route("/invitation/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str) -> Any:
-    if request.method == "GET":
-        return render_template("admin/confirm.html", kind="invitation")
+    return _link_page("invitation", token[:200], domain.invitation_details,
+                      domain.accept_invitation)
+
+
+def _link_page(kind: str, token: str, describe: Callable[..., domain.LinkDetails],
+               act: Callable[..., User]) -> Any:
+    """The page of an emailed link: which account, which address, who sent it and until when
+    (read only), then on POST the action. An unknown or used link is 404, an expired one 410."""
+    page = "admin/confirm.html"
     try:
-        domain.accept_invitation(g.db, token=token[:200])
+        details = describe(g.db, token=token)
+    except NotFound as exc:
+        return render_template(page, kind=kind, error=refusal(exc)), 404
+    if details.expired:
+        expired = RuleViolation(
+            "email.confirmation_required",
+            "this confirmation link has expired; the email was not changed",
+        ) if kind == "email" else NotFound("this invitation link is unknown, used or expired")
+        return render_template(page, kind=kind, details=details, error=refusal(expired)), 410
+    if request.method == "GET":
+        return render_template(page, kind=kind, details=details)
+    try:
+        act(g.db, token=token)
     except DomainError as exc:
-        return render_template("admin/confirm.html", kind="invitation",
+        return render_template(page, kind=kind, details=details,
                                error=refusal(exc)), status_for(exc)
-    return render_template("admin/confirm.html", kind="invitation", done=True)
+    return render_template(page, kind=kind, details=details, done=True)

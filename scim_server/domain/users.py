@@ -67,8 +67,8 @@ __all__ = [
     "BULK_MAX", "EMAIL_CHANGE_TTL", "PAYING_TYPES", "USER_TYPES", "BulkReport", "CountShift",
     "CreationChecker", "UserState", "accept_invitation", "activate_user", "apply_user_change",
     "bulk_change", "change_user_type", "check_user_change", "check_user_create",
-    "confirm_email_change", "deactivate_user", "delete_user", "end_sessions", "get_user",
-    "invite_user",
+    "confirm_email_change", "deactivate_user", "delete_user", "email_change_details",
+    "end_sessions", "get_user", "invitation_details", "invite_user", "LinkDetails",
     "lock_account", "plan_user_change", "plan_user_create", "record_activity", "record_audit",
     "settle_counts", "start_email_change", "state_of", "update_profile",
 ]
@@ -744,6 +744,63 @@ def accept_invitation(session: Session, *, token: str, clock: Clock = utcnow) ->
     inv.accepted_at = now
     session.flush()
     return user
+
+
+@dataclass(frozen=True)
+class LinkDetails:
+    """What the page of an emailed link (an invitation, an email confirmation) tells before
+    anything is done: which account, which address, who sent it and until when it works.
+    Reading it changes nothing: mail scanners open these links."""
+
+    account_name: str
+    address: str  # the invited address, or the new address to confirm
+    user_name: str | None  # the user's display name
+    current_email: str | None  # the address an email change replaces
+    sent_by_name: str | None
+    sent_by_email: str | None
+    expires_at: dt.datetime
+    expired: bool
+
+
+def _link_details(session: Session, account_id: str, user_id: str, address: str,
+                  sender_id: str | None, expires_at: dt.datetime, now: dt.datetime,
+                  current_email: str | None = None) -> LinkDetails:
+    account = session.get(Account, account_id)
+    user = session.get(User, user_id)
+    if account is None or user is None or user.status == "deleted":
+        raise NotFound("this invitation link is unknown, used or expired")
+    sender = session.get(User, sender_id) if sender_id else None
+    if sender is not None and (sender.account_id != account_id or sender.status == "deleted"):
+        sender = None
+    return LinkDetails(
+        account_name=account.display_name or account.name, address=address,
+        user_name=user.display_name, current_email=current_email,
+        sent_by_name=sender.display_name if sender else None,
+        sent_by_email=(sender.email or sender.user_name) if sender else None,
+        expires_at=as_utc(expires_at), expired=as_utc(expires_at) < now)
+
+
+def invitation_details(session: Session, *, token: str, clock: Clock = utcnow) -> LinkDetails:
+    """The invitation a link holds, for its page; unknown or used: :class:`NotFound`
+    (expired ones are described, with ``expired`` set)."""
+    inv = session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+    if inv is None or inv.accepted_at is not None:
+        raise NotFound("this invitation link is unknown, used or expired")
+    user = session.get(User, inv.user_id)
+    address = (user.email or user.user_name or "") if user is not None else ""
+    return _link_details(session, inv.account_id, inv.user_id, address, inv.invited_by_id,
+                         inv.expires_at, clock())
+
+
+def email_change_details(session: Session, *, token: str, clock: Clock = utcnow) -> LinkDetails:
+    """The email change a link holds, for its page; unknown or used: :class:`NotFound`."""
+    change = session.scalar(select(EmailChange).where(EmailChange.token_hash == hash_token(token)))
+    if change is None or change.confirmed_at is not None:
+        raise NotFound("this confirmation link is unknown or already used")
+    user = session.get(User, change.user_id)
+    return _link_details(session, change.account_id, change.user_id, change.new_email,
+                         change.requested_by_id, change.expires_at, clock(),
+                         current_email=user.email if user is not None else None)
 
 
 # --- email changes -----------------------------------------------------------------------------

@@ -265,8 +265,9 @@ def test_profile_edit_and_too_long_field(admin_client: FlaskClient, ui_app: Flas
 def test_a_bulk_change_is_reviewed_before_it_applies(admin_client: FlaskClient, ui_app: Flask,
                                                      seeded: Seeded) -> None:
     alice, carol = seeded.users["alice@acme.io"], seeded.users["carol@acme.io"]
+    # Alice (a Member) becomes an Admin; Carol (a Viewer) cannot become paying in bulk.
     review = _post(admin_client, "/admin/users/bulk", {"user_id": [alice, carol],
-                                                       "user_type": "Member"})
+                                                       "user_type": "Admin"})
     text = review.get_data(as_text=True)
     assert review.status_code == 200 and "1 will change" in text and "1 will be skipped" in text
     assert "bulk.nonpaying_to_paying" in text
@@ -274,7 +275,7 @@ def test_a_bulk_change_is_reviewed_before_it_applies(admin_client: FlaskClient, 
     with _db(ui_app) as session:
         audited = session.scalar(select(func.count()).select_from(AuditEntry))
     applied = _post(admin_client, "/admin/users/bulk", {"user_id": [alice, carol],
-                                                        "user_type": "Member", "confirm": "yes"})
+                                                        "user_type": "Admin", "confirm": "yes"})
     assert "1 changed" in applied.get_data(as_text=True)
     with _db(ui_app) as session:
         # The review wrote nothing; the change wrote its audit.
