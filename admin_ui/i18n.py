@@ -362,7 +362,7 @@ DOMAIN_FR: dict[str, str] = {
     "sort must be one of %(sorts)s": "Le tri doit être l’un de : %(sorts)s.",
     "sort must be one of %(sorts)s, optionally prefixed with '-'": "Le tri doit être l’un de : %(sorts)s, précédé ou non de « - ».",
     "order must be asc or desc": "L’ordre doit être asc ou desc.",
-    "the cursor is not one this list returned": "Ce curseur ne vient pas de cette liste ; la première page est affichée.",
+    "the cursor is not one this list returned": "Ce curseur ne vient pas de cette liste.",
     "not an event type: %(types)s": "Pas un type d’événement : %(types)s.",
     "the cursor is not one this server gave": "Ce curseur ne vient pas de ce serveur.",
     "the cursor is not one this server gave to this account": "Ce curseur n’a pas été donné à ce compte par ce serveur.",

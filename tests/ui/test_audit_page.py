@@ -182,3 +182,11 @@ def test_a_no_op_is_not_logged_through_the_ui_and_the_api(admin_client: FlaskCli
     assert _entries(ui_app, action="user.deactivate") == 0
     # Issuing the token was logged; the two no-ops were not.
     assert _entries(ui_app) == before + _entries(ui_app, action="token.issue")
+
+
+def test_every_action_and_attribute_name_has_its_french() -> None:
+    from admin_ui.audit import ACTIONS, ATTRIBUTES
+    from admin_ui.i18n import FR
+
+    missing = sorted({*ACTIONS.values(), *ATTRIBUTES.values()} - set(FR))
+    assert missing == []
