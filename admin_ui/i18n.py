@@ -420,6 +420,9 @@ PLURALS_FR: dict[str, tuple[str, str]] = {
                                 "%(n)s ressources revendiquées."),
     "%(n)s in production": ("%(n)s en production", "%(n)s en production"),
     "%(n)s member": ("%(n)s membre", "%(n)s membres"),
+    # the word after a figure shown apart from it (the hub's cards)
+    "user": ("utilisateur", "utilisateurs"),
+    "group": ("groupe", "groupes"),
 }
 # English plurals of the keys above (the English singular is the key itself).
 PLURALS_EN: dict[str, str] = {
@@ -438,6 +441,8 @@ PLURALS_EN: dict[str, str] = {
     "%(n)s resource claimed.": "%(n)s resources claimed.",
     "%(n)s in production": "%(n)s in production",
     "%(n)s member": "%(n)s members",
+    "user": "users",
+    "group": "groups",
 }
 
 FR.update({

@@ -245,6 +245,8 @@ def test_the_french_hub_uses_plurals_numbers_and_dates(ui_app: Flask, seeded: Se
     body = client.get("/admin/").get_data(as_text=True)
     assert re.search(r"\d+ inactifs? depuis plus de 30 jours", body)
     assert "inactive for over" not in body
+    # No group yet: French writes the singular for 0.
+    assert re.search(r'data-testid="card-groups">\s*<h2>[^<]*</h2>\s*<p class="figure">0 <small>groupe</small>', body)
     assert re.search(r"Chiffres au \d+\u00a0\w+\.?\u00a0\d{4} à \d\d:\d\d\.", body)
 
 
