@@ -115,16 +115,22 @@ def csrf_field() -> Any:
     return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token())
 
 
+@blueprint.app_template_filter("number")
+def number_filter(value: int | float | None) -> str:
+    """A count as the language writes it: ``{{ total|number }}`` → 20,007 / 20 007."""
+    return i18n.format_number(value)
+
+
 @blueprint.context_processor
 def template_helpers() -> dict[str, Any]:
     return {
         "_": i18n.gettext,
+        "_n": i18n.ngettext,
         "lang": g.get("lang", i18n.DEFAULT_LANGUAGE),
         "languages": i18n.LANGUAGES,
         "zone_name": str(g.get("zone") or i18n.UTC),
         "fmt_dt": i18n.format_datetime,
         "fmt_date": i18n.format_date,
-        "fmt_number": i18n.format_number,
         "ctx": g.get("admin_ctx"),
     }
 

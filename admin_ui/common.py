@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import flash, g, request, url_for
 
-from admin_ui.i18n import gettext
+from admin_ui.i18n import domain_text, gettext
 from admin_ui.security import current
 from scim_server.domain.actors import Actor
 from scim_server.domain.directory import list_users
@@ -48,9 +48,14 @@ def public_link(endpoint: str, **values: Any) -> str:
 
 
 def refusal(exc: DomainError) -> dict[str, Any]:
-    """What a template shows for a refusal: the rule id (if any) and the domain's sentence."""
+    """What a template shows for a refusal: the domain's sentence in the admin's language,
+    and the rule id (if any), which ``_notice.html`` shows after it for support."""
     rule = exc.rule if isinstance(exc, RuleViolation) else None
-    return {"text": exc.message, "rule": rule, "title": gettext("Refused")}
+    return {"text": refusal_text(exc), "rule": rule, "title": gettext("Refused")}
+
+
+def refusal_text(exc: DomainError) -> str:
+    return domain_text(exc.template, exc.params)
 
 
 def flash_refusal(exc: DomainError, *, target: str) -> None:

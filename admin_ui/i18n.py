@@ -1,8 +1,15 @@
 """The admin UI's two languages and the admin's time zone.
 
 English strings are the message ids (as with gettext): a string missing from the French catalogue
-shows in English rather than as a key. The domain's rule sentences stay as the domain wrote them
-(English); the UI translates what surrounds them ("Refused", the rule id is shown as is).
+shows in English rather than as a key. The domain's refusals are English templates with
+parameters (``scim_server.domain.errors``): the UI looks the template up in ``DOMAIN_FR`` and fills
+it with the refusal's values, and shows the rule id after the sentence for support; SCIM and the
+admin API keep the English sentence.
+
+French typography is applied to the whole French catalogue once (``french_typography``): a
+narrow no-break space before ``: ; ? !`` and inside « », so that translators write plain spaces.
+Counts go through ``ngettext`` (French: 0 and 1 are singular) and numbers through
+``format_number`` (20 007 / 20,007); dates follow the language (``format_datetime``).
 
 The language is the admin's choice (a long-lived cookie set from the language menu), else the
 best match of the browser's Accept-Language. The time zone is the browser's IANA zone, sent by a
@@ -12,6 +19,7 @@ few lines of JavaScript as a cookie, unless the admin picks one in Preferences (
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -381,7 +389,273 @@ FR: dict[str, str] = {
     "All events delivered.": "Tous les événements sont livrés.",
 }
 
-CATALOGUES = {"en": {}, "fr": FR}
+# The domain's refusal templates (``scim_server.domain.errors``), English → French, with the same
+# parameters. tests/ui/test_i18n.py finds every template the domain and the hub raise: a new
+# refusal without its French sentence fails that test.
+DOMAIN_FR: dict[str, str] = {
+    # invitations sent again
+    "only a pending user has an invitation to resend; this user is %(status)s": "Seul un utilisateur en attente a une invitation à renvoyer ; cet utilisateur est %(status)s.",
+    "this user has no email address to send the invitation to": "Cet utilisateur n’a pas d’adresse e-mail à laquelle envoyer l’invitation.",
+    # accounts and plans
+    "an account name is 1-100 letters, digits, spaces, '.', '_' or '-'": "Un nom de compte compte de 1 à 100 lettres, chiffres, espaces, « . », « _ » ou « - ».",
+    "an account named %(name)r already exists": "Un compte nommé « %(name)s » existe déjà.",
+    "a rate limit is 0 or more per second, with a burst of 1 or more": "Une limite de débit est de 0 ou plus par seconde, avec une rafale de 1 ou plus.",
+    "there is no plan %(name)r (plans: %(known)s)": "Il n’y a pas d’offre « %(name)s » (offres : %(known)s).",
+    "seats and operators must be 1 or more": "Les sièges et les opérateurs doivent être 1 ou plus.",
+    "the account uses %(paying)s seats and %(operators)s operators; a lower limit needs --force (users stay; new paying activations are then refused)": "Le compte utilise %(paying)s sièges et %(operators)s opérateurs ; une limite plus basse demande --force (les utilisateurs restent ; les nouvelles activations payantes sont alors refusées).",
+    "no account %(name)r": "Aucun compte « %(name)s ».",
+    "an account has at least one domain": "Un compte a au moins un domaine.",
+    "%(value)r is not a domain name": "« %(value)s » n’est pas un nom de domaine.",
+    "the default type of SCIM creates is Member or Viewer": "Le type par défaut des créations SCIM est Membre ou Lecteur.",
+    # users and their rules
+    "user type %(type)r is not valid; use one of %(types)s": "Le type d’utilisateur « %(type)s » n’est pas valide ; utilisez l’un de : %(types)s.",
+    "status must be one of %(statuses)s": "Le statut doit être l’un de : %(statuses)s.",
+    "%(domain)s is one of the account's own domains: make this user a Member or Viewer, not a Guest": "%(domain)s est l’un des domaines du compte : faites de cet utilisateur un Membre ou un Lecteur, pas un Invité.",
+    "guests from %(domain)s are not allowed in this account": "Les invités de %(domain)s ne sont pas acceptés dans ce compte.",
+    "all %(limit)s seats of the plan are taken by active paying users": "Les %(limit)s sièges de l’offre sont tous pris par des utilisateurs payants actifs.",
+    "the plan allows %(limit)s users and all are in use": "L’offre permet %(limit)s utilisateurs et tous sont utilisés.",
+    "this user has not accepted the invitation yet; pending users cannot be activated or deactivated": "Cet utilisateur n’a pas encore accepté l’invitation ; un utilisateur en attente ne peut être ni activé ni désactivé.",
+    "a bulk change cannot turn a %(before)s into a paying %(after)s; change this user on its own": "Une modification groupée ne peut pas faire d’un %(before)s un %(after)s payant ; modifiez cet utilisateur seul.",
+    "this Admin holds an unrevoked SCIM token; revoke or reassign it first": "Cet Admin détient un jeton SCIM non révoqué ; révoquez-le ou réattribuez-le d’abord.",
+    "this is the account's last active Admin; promote another one first": "C’est le dernier Admin actif du compte ; promouvez-en un autre d’abord.",
+    "another user of this account has %(email)s": "Un autre utilisateur de ce compte a l’adresse %(email)s.",
+    "deactivate the user before deleting them": "Désactivez l’utilisateur avant de le supprimer.",
+    "not a profile field: %(fields)s": "Pas un champ du profil : %(fields)s.",
+    "an admin cannot set another user's password": "Un admin ne peut pas définir le mot de passe d’un autre utilisateur.",
+    "an email address changes only once the new address confirms it: start an email change instead": "Une adresse e-mail ne change qu’une fois la nouvelle adresse confirmée : lancez plutôt un changement d’e-mail.",
+    "the time needs a time zone": "L’heure doit avoir un fuseau horaire.",
+    "the time is in the future": "L’heure est dans le futur.",
+    "a user %(email)s already exists": "Un utilisateur %(email)s existe déjà.",
+    "this invitation link is unknown, used or expired": "Ce lien d’invitation est inconnu, déjà utilisé ou expiré.",
+    "this confirmation link is unknown or already used": "Ce lien de confirmation est inconnu ou déjà utilisé.",
+    "this confirmation link has expired; the email was not changed": "Ce lien de confirmation a expiré ; l’e-mail n’a pas été changé.",
+    "give either a user type or a status": "Donnez soit un type d’utilisateur, soit un statut.",
+    "a bulk change covers at most %(max)s users, not %(n)s": "Une modification groupée porte sur %(max)s utilisateurs au plus, pas %(n)s.",
+    "a bulk change cannot include yourself": "Une modification groupée ne peut pas vous inclure vous-même.",
+    "status must be active or inactive": "Le statut doit être actif ou inactif.",
+    "no user %(id)s": "Aucun utilisateur %(id)s.",
+    "No such user in this account": "Aucun utilisateur de ce nom dans ce compte.",
+    # tokens, credentials, groups
+    "kind must be one of %(kinds)s": "La sorte doit être l’une de : %(kinds)s.",
+    "A SCIM token can only be issued to an active Admin of the account.": "Un jeton SCIM ne peut être émis que pour un Admin actif du compte.",
+    "No such credential in this account": "Aucun identifiant de ce nom dans ce compte.",
+    "tokens are issued to active users only": "Les jetons ne sont émis que pour des utilisateurs actifs.",
+    "no token %(id)s": "Aucun jeton %(id)s.",
+    "tokens can be reassigned to active Admins": "Les jetons ne peuvent être réattribués qu’à des Admins actifs.",
+    "OAuth clients act as an active Admin": "Un client OAuth agit en tant qu’Admin actif.",
+    "no OAuth client %(id)s": "Aucun client OAuth %(id)s.",
+    "no operator token %(id)s": "Aucun jeton d’opérateur %(id)s.",
+    "a group named %(name)s already exists": "Un groupe nommé %(name)s existe déjà.",
+    "no group %(id)s": "Aucun groupe %(id)s.",
+    # lists and cursors
+    "sort must be one of %(sorts)s": "Le tri doit être l’un de : %(sorts)s.",
+    "sort must be one of %(sorts)s, optionally prefixed with '-'": "Le tri doit être l’un de : %(sorts)s, précédé ou non de « - ».",
+    "order must be asc or desc": "L’ordre doit être asc ou desc.",
+    "the cursor is not one this list returned": "Ce curseur ne vient pas de cette liste.",
+    "not an event type: %(types)s": "Pas un type d’événement : %(types)s.",
+    "the cursor is not one this server gave": "Ce curseur ne vient pas de ce serveur.",
+    "the cursor is not one this server gave to this account": "Ce curseur n’a pas été donné à ce compte par ce serveur.",
+    "limit must be between 1 and 500": "La limite doit être comprise entre 1 et 500.",
+    "offset must not be negative": "Le décalage ne doit pas être négatif.",
+    # resources and permissions
+    "the %(role)s must be an active user; this one is %(status)s": "Le %(role)s doit être un utilisateur actif ; celui-ci est %(status)s.",
+    "no resource %(id)s": "Aucune ressource %(id)s.",
+    "only a user can claim resources": "Seul un utilisateur peut revendiquer des ressources.",
+    "only automations and integrations can be enabled": "Seules les automatisations et les intégrations peuvent être activées.",
+    "transfer or claim this resource before enabling it": "Transférez ou revendiquez cette ressource avant de l’activer.",
+    "user %(id)s does not own %(ids)s": "L’utilisateur %(id)s ne possède pas %(ids)s.",
+    "the principal must be a user or a group": "Le bénéficiaire doit être un utilisateur ou un groupe.",
+    "no %(principal)s %(id)s": "Introuvable (%(principal)s) : %(id)s.",
+    "level must be one of %(levels)s": "Le niveau doit être l’un de : %(levels)s.",
+    "the %(principal)s %(id)s holds no permission on %(resource)s": "Le bénéficiaire (%(principal)s) %(id)s n’a aucune permission sur %(resource)s.",
+    # duty schedules
+    "%(name)r is not an IANA time zone name (for example Europe/Paris)": "« %(name)s » n’est pas un nom de fuseau horaire IANA (par exemple Europe/Paris).",
+    "kind must be one of off, on": "La sorte doit être off ou on.",
+    "give both start and end, or neither": "Donnez le début et la fin, ou aucun des deux.",
+    "an 'on' exception needs a start and an end": "Une exception « on » demande un début et une fin.",
+    "note is longer than 200 characters": "La note dépasse 200 caractères.",
+    "weekday must be monday to sunday": "Le jour doit aller de lundi à dimanche.",
+    "at most %(n)s windows": "%(n)s plages au plus.",
+    "at most %(n)s exceptions": "%(n)s exceptions au plus.",
+    "user %(id)s has no duty schedule": "L’utilisateur %(id)s n’a pas de planning de garde.",
+    "user %(id)s has no duty schedule; PUT one first": "L’utilisateur %(id)s n’a pas de planning de garde ; créez-en un d’abord.",
+    "no window %(id)s in this schedule": "Aucune plage %(id)s dans ce planning.",
+    "no exception %(id)s in this schedule": "Aucune exception %(id)s dans ce planning.",
+    "the instant needs a time zone offset": "L’instant doit avoir un décalage horaire.",
+}
+
+# Parameters of refusals that are words of the UI (a status, a type, a role), translated with
+# the catalogue; every other value (a name, an email, an id) is shown as given.
+WORD_PARAMS = frozenset({"role", "status", "before", "after", "principal"})
+
+# Plural forms: the English singular is the key; English uses the plural from 2, French from 2
+# too (0 and 1 are singular in French, 0 is plural in English).
+PLURALS_FR: dict[str, tuple[str, str]] = {
+    "%(n)s inactive for over 30 days": ("%(n)s inactif depuis plus de 30 jours",
+                                        "%(n)s inactifs depuis plus de 30 jours"),
+    "%(n)s user": ("%(n)s utilisateur", "%(n)s utilisateurs"),
+    "%(n)s group": ("%(n)s groupe", "%(n)s groupes"),
+    "%(n)s without members": ("%(n)s sans membre", "%(n)s sans membre"),
+    "%(n)s selected": ("%(n)s sélectionné", "%(n)s sélectionnés"),
+    "%(n)s will change": ("%(n)s sera modifié", "%(n)s seront modifiés"),
+    "%(n)s will be skipped": ("%(n)s sera ignoré", "%(n)s seront ignorés"),
+    "%(n)s changed": ("%(n)s modifié", "%(n)s modifiés"),
+    "%(n)s skipped": ("%(n)s ignoré", "%(n)s ignorés"),
+    "Apply to %(n)s user": ("Appliquer à %(n)s utilisateur", "Appliquer à %(n)s utilisateurs"),
+    "%(n)s user in this account": ("%(n)s utilisateur dans ce compte",
+                                   "%(n)s utilisateurs dans ce compte"),
+    "%(n)s resource moved.": ("%(n)s ressource transférée.", "%(n)s ressources transférées."),
+    "%(n)s resource claimed.": ("%(n)s ressource revendiquée.",
+                                "%(n)s ressources revendiquées."),
+    "%(n)s in production": ("%(n)s en production", "%(n)s en production"),
+    "%(n)s member": ("%(n)s membre", "%(n)s membres"),
+    # the word after a figure shown apart from it (the hub's cards)
+    "user": ("utilisateur", "utilisateurs"),
+    "group": ("groupe", "groupes"),
+}
+# English plurals of the keys above (the English singular is the key itself).
+PLURALS_EN: dict[str, str] = {
+    "%(n)s inactive for over 30 days": "%(n)s inactive for over 30 days",
+    "%(n)s user": "%(n)s users",
+    "%(n)s group": "%(n)s groups",
+    "%(n)s without members": "%(n)s without members",
+    "%(n)s selected": "%(n)s selected",
+    "%(n)s will change": "%(n)s will change",
+    "%(n)s will be skipped": "%(n)s will be skipped",
+    "%(n)s changed": "%(n)s changed",
+    "%(n)s skipped": "%(n)s skipped",
+    "Apply to %(n)s user": "Apply to %(n)s users",
+    "%(n)s user in this account": "%(n)s users in this account",
+    "%(n)s resource moved.": "%(n)s resources moved.",
+    "%(n)s resource claimed.": "%(n)s resources claimed.",
+    "%(n)s in production": "%(n)s in production",
+    "%(n)s member": "%(n)s members",
+    "user": "users",
+    "group": "groups",
+}
+
+FR.update({
+    # refusals and the words their parameters use
+    "(rule: %(rule)s)": "(règle : %(rule)s)",
+    "owner": "propriétaire",
+    "new owner": "nouveau propriétaire",
+    "claimant": "demandeur",
+    "user": "utilisateur",
+    "group": "groupe",
+    "deleted": "supprimé",
+    # typography and formats
+    "%(label)s: %(value)s": "%(label)s : %(value)s",
+    # the audit log: filters, names, targets
+    "Action": "Action",
+    "All actions": "Toutes les actions",
+    "From": "Du",
+    "To": "Au",
+    "The start date is after the end date.": "La date de début est après la date de fin.",
+    "Enter a date as YYYY-MM-DD.": "Saisissez une date au format AAAA-MM-JJ.",
+    "unknown user %(id)s": "utilisateur inconnu %(id)s",
+    "deleted user %(id)s": "utilisateur supprimé %(id)s",
+    "Group %(name)s": "Groupe %(name)s",
+    "credential": "identifiant",
+    "resource": "ressource",
+    "account": "compte",
+    "oauth_client": "client OAuth",
+    "changed": "modifié",
+    "yes": "oui",
+    "no": "non",
+    "and %(n)s more": "et %(n)s de plus",
+    # the audit log: actions
+    "User created": "Utilisateur créé",
+    "User changed (SCIM)": "Utilisateur modifié (SCIM)",
+    "User deleted": "Utilisateur supprimé",
+    "User invited": "Utilisateur invité",
+    "Invitation accepted": "Invitation acceptée",
+    "User activated": "Utilisateur activé",
+    "User deactivated": "Utilisateur désactivé",
+    "Type changed": "Type modifié",
+    "Type changed (bulk)": "Type modifié (groupé)",
+    "Status changed (bulk)": "Statut modifié (groupé)",
+    "Profile changed": "Profil modifié",
+    "Email change requested": "Changement d’e-mail demandé",
+    "Email changed": "E-mail modifié",
+    "Group created": "Groupe créé",
+    "Group changed (SCIM)": "Groupe modifié (SCIM)",
+    "Group deleted": "Groupe supprimé",
+    "Group renamed": "Groupe renommé",
+    "Members added": "Membres ajoutés",
+    "Members removed": "Membres retirés",
+    "Members changed (SCIM)": "Membres modifiés (SCIM)",
+    "Token issued": "Jeton émis",
+    "Token revoked": "Jeton révoqué",
+    "Token reassigned": "Jeton réattribué",
+    "OAuth client created": "Client OAuth créé",
+    "OAuth client revoked": "Client OAuth révoqué",
+    "Resource created": "Ressource créée",
+    "Ownership transferred": "Propriété transférée",
+    "Resources claimed": "Ressources revendiquées",
+    "Resource enabled": "Ressource activée",
+    "Resource disabled": "Ressource désactivée",
+    "Permission granted": "Permission accordée",
+    "Permission revoked": "Permission retirée",
+    "Duty schedule set": "Planning de garde défini",
+    "Duty schedule deleted": "Planning de garde supprimé",
+    "Duty window added": "Plage de garde ajoutée",
+    "Duty window removed": "Plage de garde retirée",
+    "Duty exception added": "Exception de garde ajoutée",
+    "Duty exception removed": "Exception de garde retirée",
+    "Account settings changed": "Paramètres du compte modifiés",
+    "Plan changed": "Offre modifiée",
+    "Rate limit changed": "Limite de débit modifiée",
+    "Account suspended": "Compte suspendu",
+    "Account resumed": "Compte réactivé",
+    # the audit log: attributes
+    "Active": "Actif",
+    "User name": "Nom d’utilisateur",
+    "Added": "Ajoutés",
+    "Removed": "Retirés",
+    "All members removed": "Tous les membres retirés",
+    "Count": "Nombre",
+    "Unknown members": "Membres inconnus",
+    "Owner": "Propriétaire",
+    "Level": "Niveau",
+    "Enabled": "Activé",
+    "Email domains": "Domaines de messagerie",
+    "Guests allowed from": "Invités acceptés de",
+    "Guests refused from": "Invités refusés de",
+    "Default type": "Type par défaut",
+    "Requests per second": "Requêtes par seconde",
+    "Burst": "Rafale",
+    "Duty window": "Plage de garde",
+    "Duty exception": "Exception de garde",
+    # the pages of emailed links (invitation, email confirmation)
+    "Account": "Compte",
+    "Requested by": "Demandé par",
+    "Invited address": "Adresse invitée",
+    "Invited by": "Invité par",
+    "Link valid until": "Lien valable jusqu’au",
+    "Link expired": "Lien expiré le",
+    "Nothing changes until you confirm.": "Rien ne change tant que vous n’avez pas confirmé.",
+})
+
+_NARROW_NBSP = "\u202f"
+# A plain space before : ; ? ! » and after «, outside a %(name)s parameter (filled later).
+_SPACED_PUNCTUATION = re.compile(r"[ \u00a0]([:;?!»])|(«)[ \u00a0]")
+
+
+def french_typography(text: str) -> str:
+    """French spacing: a narrow no-break space before ``: ; ? !`` and inside « »."""
+    return _SPACED_PUNCTUATION.sub(
+        lambda m: _NARROW_NBSP + m.group(1) if m.group(1) else m.group(2) + _NARROW_NBSP, text)
+
+
+CATALOGUES: dict[str, dict[str, str]] = {
+    "en": {},
+    "fr": {key: french_typography(value) for key, value in {**FR, **DOMAIN_FR}.items()},
+}
+PLURALS: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {key: (key, plural) for key, plural in PLURALS_EN.items()},
+    "fr": {key: (french_typography(one), french_typography(many))
+           for key, (one, many) in PLURALS_FR.items()},
+}
 
 
 def pick_language() -> str:
@@ -391,11 +665,58 @@ def pick_language() -> str:
     return request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT_LANGUAGE)
 
 
+def current_language() -> str:
+    return g.get("lang") or DEFAULT_LANGUAGE
+
+
 def gettext(message: str, **params: Any) -> str:
-    """Translate ``message`` into the request's language, then fill ``%(name)s`` parameters."""
-    lang = g.get("lang") or DEFAULT_LANGUAGE
-    text = CATALOGUES.get(lang, {}).get(message, message)
-    return text % params if params else text
+    """Translate ``message`` into the request's language, then fill ``%(name)s`` parameters
+    (numbers formatted for the language)."""
+    text = CATALOGUES.get(current_language(), {}).get(message, message)
+    return text % _shown(params) if params else text
+
+
+def ngettext(singular: str, n: int, **params: Any) -> str:
+    """The form of ``singular`` (a key of ``PLURALS_EN``) for the count ``n``, filled with
+    ``n`` and ``params``."""
+    lang = current_language()
+    one, many = PLURALS.get(lang, {}).get(singular) or (singular, PLURALS_EN.get(singular,
+                                                                                 singular))
+    is_one = n in (0, 1) if lang == "fr" else n == 1
+    return (one if is_one else many) % _shown({**params, "n": n})
+
+
+def _shown(params: dict[str, Any]) -> dict[str, Any]:
+    return {key: format_number(value) if _is_number(value) else value
+            for key, value in params.items()}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def format_number(value: int | float | None) -> str:
+    """20,007 in English, 20 007 (narrow no-break space) in French."""
+    if value is None:
+        return ""
+    text = f"{value:,}"
+    if current_language() == "fr":
+        return text.replace(",", _NARROW_NBSP).replace(".", ",", 1) if "." in text \
+            else text.replace(",", _NARROW_NBSP)
+    return text
+
+
+def domain_text(template: str, params: dict[str, Any]) -> str:
+    """A domain refusal (English template and its values) in the request's language: the
+    values that are UI words (``WORD_PARAMS``) are translated, the others shown as given."""
+    text = CATALOGUES.get(current_language(), {}).get(template)
+    if text is None:
+        # Not a domain template (a sentence the UI wrote itself) or English: as the domain
+        # formats it, ``%r`` included.
+        return template % params if params else template
+    values = {key: gettext(value) if key in WORD_PARAMS and isinstance(value, str) else value
+              for key, value in params.items()}
+    return text % _shown(values) if values else text
 
 
 def pick_zone() -> ZoneInfo:
@@ -427,22 +748,36 @@ def zone_choices() -> list[str]:
     return sorted(_zones())
 
 
-def format_datetime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """An instant in the admin's zone; a naive value is taken as UTC (SQLite drops zones)."""
-    if value is None:
-        return ""
+MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+             "nov.", "déc.")
+_NBSP = "\u00a0"
+
+
+def _local(value: dt.datetime) -> dt.datetime:
+    # A naive value is taken as UTC (SQLite drops zones).
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    zone = g.get("zone") or UTC
-    return value.astimezone(zone).strftime(fmt)
+    return value.astimezone(g.get("zone") or UTC)
+
+
+def format_datetime(value: dt.datetime | None, fmt: str | None = None) -> str:
+    """An instant in the admin's zone, as the language writes it: 2026-12-01 09:05 in English,
+    1 déc. 2026 à 09:05 in French (no-break spaces inside the date). ``fmt`` forces a
+    strftime format."""
+    if value is None:
+        return ""
+    local = _local(value)
+    if fmt is None and current_language() == "fr":
+        return f"{_french_date(local)} à {local:%H:%M}"
+    return local.strftime(fmt or "%Y-%m-%d %H:%M")
 
 
 def format_date(value: dt.datetime | None) -> str:
-    return format_datetime(value, "%Y-%m-%d")
+    if value is None:
+        return ""
+    local = _local(value)
+    return _french_date(local) if current_language() == "fr" else local.strftime("%Y-%m-%d")
 
 
-def format_number(value: int) -> str:
-    """A count as the language writes it: 20,007 in English, 20 007 in French (a narrow
-    no-break space, so that the number never wraps)."""
-    text = f"{value:,}"
-    return text.replace(",", "\u202f") if (g.get("lang") or DEFAULT_LANGUAGE) == "fr" else text
+def _french_date(value: dt.datetime) -> str:
+    return f"{value.day}{_NBSP}{MONTHS_FR[value.month - 1]}{_NBSP}{value.year}"

@@ -1,4 +1,4 @@
-"""The Hub, API users, Resources and permissions, and Audit log pages.
+"""The Hub, API users, and Resources and permissions pages (the Audit log: ``admin_ui.audit``).
 
 Read models come from ``scim_server.hub`` and ``scim_server.domain``; actions call the domain
 services (tokens, ownership) with the admin UI as the door.
@@ -21,11 +21,9 @@ from admin_ui.common import (
     status_for,
     user_label,
 )
-from admin_ui.i18n import gettext
+from admin_ui.i18n import gettext, ngettext
 from admin_ui.security import current
 from scim_server.domain import tokens
-from scim_server.domain.actors import DOORS
-from scim_server.domain.audit import list_audit
 from scim_server.domain.errors import DomainError, InvalidInput, NotFound
 from scim_server.domain.resources import claim_ownership, transfer_ownership
 from scim_server.domain.users import get_user
@@ -160,7 +158,7 @@ def transfer() -> Any:
     except DomainError as exc:
         flash_refusal(exc, target="transfer")
     else:
-        flash_done(gettext("%(n)s resources moved.", n=len(moved)), target="transfer")
+        flash_done(ngettext("%(n)s resource moved.", len(moved)), target="transfer")
     return redirect(url_for("admin_ui.resources"))
 
 
@@ -175,75 +173,5 @@ def claim() -> Any:
     except DomainError as exc:
         flash_refusal(exc, target="claim")
     else:
-        flash_done(gettext("%(n)s resources claimed.", n=len(claimed)), target="claim")
+        flash_done(ngettext("%(n)s resource claimed.", len(claimed)), target="claim")
     return redirect(url_for("admin_ui.resources"))
-
-
-# --- Audit log ---------------------------------------------------------------------------------
-
-# list_audit (the domain's) filters by target but not yet by door: the page scans its entries in
-# batches, newest first, and keeps those of the door, so that paging stays exact; the scan is
-# bounded per page, and "Older entries" resumes from where it stopped.
-AUDIT_BATCH = 200
-AUDIT_MAX_SCAN = 5_000
-
-
-def _audit_page(door: str, before_id: int | None,
-                filters: dict[str, Any]) -> tuple[list[Any], int | None]:
-    """(entries to show, the ``before`` id of the next page or None)."""
-    shown: list[Any] = []
-    cursor = before_id
-    scanned = 0
-    while scanned < AUDIT_MAX_SCAN:
-        batch = list_audit(g.db, current().account, limit=AUDIT_BATCH, before_id=cursor,
-                           **filters)
-        for entry in batch:
-            cursor = entry.id
-            if not door or entry.door == door:
-                shown.append(entry)
-                if len(shown) == LIST_SIZE:
-                    return shown, entry.id
-        scanned += len(batch)
-        if len(batch) < AUDIT_BATCH:
-            return shown, None
-    return shown, cursor
-
-
-@blueprint.get("/audit")
-def audit() -> Any:
-    door = request.args.get("door") or ""
-    email = (request.args.get("user") or "").strip()[:400]
-    user_id = (request.args.get("user_id") or "")[:64]
-    problems: list[str] = []
-    if door and door not in DOORS:
-        problems.append(gettext("That request is not valid.") + f" ({door[:20]})")
-        door = ""
-    if email:
-        found = find_user_by_email(email) if looks_like_email(email) else None
-        if found is None:
-            problems.append(gettext("No user with that email."))
-            user_id = ""
-        else:
-            user_id = found.id
-    try:
-        before_id = int(request.args["before"]) if request.args.get("before") else None
-    except ValueError:
-        before_id = None
-    filters: dict[str, Any] = {}
-    if user_id:
-        filters.update(target_type="user", target_id=user_id)
-    entries, next_before = _audit_page(door, before_id, filters)
-    return render_template("admin/audit.html", entries=entries, door=door, email=email,
-                           user_id=user_id, doors=DOORS, problems=problems,
-                           next_before=next_before, people=_people(entries))
-
-
-def _people(entries: list[Any]) -> dict[str, str]:
-    """Names of the authors on the page (deleted or unknown ones keep their id)."""
-    names: dict[str, str] = {}
-    for uid in {e.actor_user_id for e in entries if e.actor_user_id}:
-        try:
-            names[uid] = user_label(get_user(g.db, current().account, uid))
-        except NotFound:
-            continue
-    return names

@@ -22,6 +22,7 @@ from admin_ui.common import (
     mailer,
     public_link,
     refusal,
+    refusal_text,
     status_for,
     text_field,
     user_label,
@@ -160,7 +161,7 @@ def users() -> Any:
                           cursor=cursor, before=before)
     except InvalidInput as exc:
         # A stale or edited cursor: say so and show the first page instead of failing.
-        problems.append(exc.message)
+        problems.append(refusal_text(exc))
         cursor = before = None
         page = list_users(g.db, account, **query, sort=sort, order=order, limit=per_page)
     if not cursor and not before or (before and page.prev_cursor is None):
@@ -476,6 +477,7 @@ def bulk() -> Any:
         "admin/bulk_result.html",
         report=report,
         names=names,
+        reasons={uid: refusal_text(exc) for uid, exc in report.refusals.items()},
         preview=preview,
         ids=ids,
         user_type=user_type,
@@ -500,23 +502,38 @@ def _names(user_ids: list[str]) -> dict[str, str]:
 
 @blueprint.route("/email-confirmation/<token>", methods=["GET", "POST"])
 def confirm_email(token: str) -> Any:
-    # GET only shows a button: mail scanners that prefetch links must not confirm anything.
-    if request.method == "GET":
-        return render_template("admin/confirm.html", kind="email")
-    try:
-        domain.confirm_email_change(g.db, token=token[:200])
-    except (NotFound, RuleViolation) as exc:
-        return render_template("admin/confirm.html", kind="email", error=refusal(exc)), 410
-    return render_template("admin/confirm.html", kind="email", done=True)
+    # GET only describes the link and shows a button: mail scanners that prefetch links must
+    # not confirm anything.
+    return _link_page("email", token[:200], domain.email_change_details,
+                      domain.confirm_email_change)
 
 
 @blueprint.route("/invitation/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str) -> Any:
-    if request.method == "GET":
-        return render_template("admin/confirm.html", kind="invitation")
+    return _link_page("invitation", token[:200], domain.invitation_details,
+                      domain.accept_invitation)
+
+
+def _link_page(kind: str, token: str, describe: Callable[..., domain.LinkDetails],
+               act: Callable[..., User]) -> Any:
+    """The page of an emailed link: which account, which address, who sent it and until when
+    (read only), then on POST the action. An unknown or used link is 404, an expired one 410."""
+    page = "admin/confirm.html"
     try:
-        domain.accept_invitation(g.db, token=token[:200])
+        details = describe(g.db, token=token)
+    except NotFound as exc:
+        return render_template(page, kind=kind, error=refusal(exc)), 404
+    if details.expired:
+        expired = RuleViolation(
+            "email.confirmation_required",
+            "this confirmation link has expired; the email was not changed",
+        ) if kind == "email" else NotFound("this invitation link is unknown, used or expired")
+        return render_template(page, kind=kind, details=details, error=refusal(expired)), 410
+    if request.method == "GET":
+        return render_template(page, kind=kind, details=details)
+    try:
+        act(g.db, token=token)
     except DomainError as exc:
-        return render_template("admin/confirm.html", kind="invitation",
+        return render_template(page, kind=kind, details=details,
                                error=refusal(exc)), status_for(exc)
-    return render_template("admin/confirm.html", kind="invitation", done=True)
+    return render_template(page, kind=kind, details=details, done=True)

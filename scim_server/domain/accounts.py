@@ -59,8 +59,8 @@ def open_account(session: Session, *, name: str, domain: str, more_domains: Sequ
                            field="name")
     domain, *more_domains = _domain_list("domains", [domain, *more_domains])
     if session.scalar(select(Account.id).where(Account.name == name)) is not None:
-        raise RuleViolation("account.name_taken", f"an account named {name!r} already exists",
-                            Severity.CONFLICT)
+        raise RuleViolation("account.name_taken", "an account named %(name)r already exists",
+                            Severity.CONFLICT, params={"name": name})
     chosen = get_plan(session, plan)
     seats_limit = chosen.seats_limit if seats is None else seats
     operators_limit = chosen.operators_limit if operators is None else operators
@@ -133,8 +133,8 @@ def get_plan(session: Session, name: str) -> Plan:
     plan = session.get(Plan, name)
     if plan is None:
         known = ", ".join(session.scalars(select(Plan.name).order_by(Plan.name)))
-        raise RuleViolation("plan.unknown", f"there is no plan {name!r} (plans: {known})",
-                            Severity.INVALID)
+        raise RuleViolation("plan.unknown", "there is no plan %(name)r (plans: %(known)s)",
+                            Severity.INVALID, params={"name": name, "known": known})
     return plan
 
 
@@ -164,16 +164,16 @@ def _check_limits(seats: int, operators: int, *, used: tuple[int, int],
     if not force and (seats < paying or operators < operators_used):
         raise RuleViolation(
             "plan.below_usage",
-            f"the account uses {paying} seats and {operators_used} operators; a lower limit "
+            "the account uses %(paying)s seats and %(operators)s operators; a lower limit "
             "needs --force (users stay; new paying activations are then refused)",
-            Severity.CONFLICT)
+            Severity.CONFLICT, params={"paying": paying, "operators": operators_used})
 
 
 def find_account(session: Session, name_or_id: str) -> Account:
     account = session.scalar(
         select(Account).where(sa.or_(Account.name == name_or_id, Account.id == name_or_id)))
     if account is None:
-        raise NotFound(f"no account {name_or_id!r}")
+        raise NotFound("no account %(name)r", {"name": name_or_id})
     return account
 
 
@@ -317,7 +317,8 @@ def _domain_list(field: str, values: Sequence[str]) -> list[str]:
     cleaned = list(dict.fromkeys(v.strip().lower().rstrip(".") for v in values if v.strip()))
     for value in cleaned:
         if not _DOMAIN.match(value):
-            raise InvalidInput(f"{value!r} is not a domain name", field=field)
+            raise InvalidInput("%(value)r is not a domain name", field=field,
+                               params={"value": value})
     if field == "domains" and not cleaned:
         raise InvalidInput("an account has at least one domain", field="domains")
     return cleaned

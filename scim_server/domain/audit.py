@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, insert, select
@@ -10,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from scim_server.domain.actors import Actor, Clock
 from scim_server.storage.domain_tables import AuditEntry
-from scim_server.storage.models import Account, utcnow
+from scim_server.storage.models import Account, Group, User, utcnow
 
 # Attribute names whose values are personal data. They are never written to the log, only the
 # fact that they changed: erasing a user (issue: "personal data cannot be found anywhere in the
@@ -70,7 +72,14 @@ def record_audits(
     changes: Sequence[tuple[str | None, dict[str, Any] | None, dict[str, Any] | None]],
     clock: Clock = utcnow,
 ) -> None:
-    """``record_audit`` for many targets of one action (a Bulk's creations): one statement."""
+    """``record_audit`` for many targets of one action (a Bulk's creations): one statement.
+
+    A change whose ``before`` equals its ``after`` (deactivating an inactive user, a SCIM PUT of
+    the same document) changed nothing and is not logged. Compared before the personal values
+    are scrubbed, which would make two different names look alike. An entry without either
+    (``None``/``None``) records that the action happened and is kept."""
+    changes = [(target_id, before, after) for target_id, before, after in changes
+               if before is None or before != after]
     if not changes:
         return
     at = clock()
@@ -104,8 +113,14 @@ def list_audit(
     target_type: str | None = None,
     target_id: str | None = None,
     action: str | None = None,
+    door: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> list[AuditEntry]:
-    """Newest first, keyset-paged on the id (``before_id`` is the last id of the previous page)."""
+    """Newest first, keyset-paged on the id (``before_id`` is the last id of the previous page).
+
+    Every filter is in the query, on an index of the account's entries (by id, target, door,
+    action, time): ``since`` is inclusive, ``until`` exclusive."""
     stmt = select(AuditEntry).where(AuditEntry.account_id == account.id)
     if before_id is not None:
         stmt = stmt.where(AuditEntry.id < before_id)
@@ -115,7 +130,46 @@ def list_audit(
         stmt = stmt.where(AuditEntry.target_id == target_id)
     if action is not None:
         stmt = stmt.where(AuditEntry.action == action)
+    if door is not None:
+        stmt = stmt.where(AuditEntry.door == door)
+    if since is not None:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.at < until)
     return list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who an id of the log is today: a deleted user has no name or email left."""
+
+    id: str
+    display_name: str | None
+    email: str | None
+    deleted: bool
+
+
+def people(session: Session, account: Account, user_ids: Iterable[str]) -> dict[str, Person]:
+    """The account's users among ``user_ids`` (authors, targets, ids in changes), in one query;
+    an id that is no user of the account is absent."""
+    wanted = sorted({uid for uid in user_ids if uid and len(uid) <= 32})
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(User.id, User.display_name, User.email, User.user_name, User.status)
+        .where(User.account_id == account.id, User.id.in_(wanted)))
+    return {row.id: Person(row.id, row.display_name, row.email or row.user_name,
+                           row.status == "deleted") for row in rows}
+
+
+def group_names(session: Session, account: Account, group_ids: Iterable[str]) -> dict[str, str]:
+    """The display names of the account's groups among ``group_ids``, in one query."""
+    wanted = sorted({gid for gid in group_ids if gid and len(gid) <= 64})
+    if not wanted:
+        return {}
+    rows = session.execute(select(Group.id, Group.display_name)
+                           .where(Group.account_id == account.id, Group.id.in_(wanted)))
+    return {row.id: row.display_name or row.id for row in rows}
 
 
 @event.listens_for(Session, "before_flush")

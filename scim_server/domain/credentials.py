@@ -26,7 +26,8 @@ def issue_credential(
 ) -> IssuedCredential:
     """Issue a token to a user of the account. SCIM tokens go to active Admins only."""
     if kind not in KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
+        raise InvalidInput("kind must be one of %(kinds)s", field="kind",
+                           params={"kinds": ", ".join(KINDS)})
     if kind == "scim":
         # The lock of the type and status changes: otherwise an Admin demoted or deactivated
         # in a concurrent transaction passes ``admin.holds_scim_tokens`` (the token is not yet

@@ -147,7 +147,8 @@ def list_users(
     """One page of the account's users (deleted users excluded): the first, the one after
     ``cursor`` or the one before ``before`` (both cursors of an earlier page)."""
     if sort not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", field="sort")
+        raise InvalidInput("sort must be one of %(sorts)s", field="sort",
+                           params={"sorts": ", ".join(SORTS)})
     if order not in ORDERS:
         raise InvalidInput("order must be asc or desc", field="order")
     desc = order == "desc"

@@ -161,7 +161,8 @@ def list_events(session: Session, account: Account, *, after: int, limit: int,
                 types: Sequence[str] | None = None) -> list[Any]:
     unknown = sorted(set(types or ()) - set(EVENT_TYPES))
     if unknown:
-        raise InvalidInput(f"not an event type: {', '.join(unknown)}", field="type")
+        raise InvalidInput("not an event type: %(types)s", field="type",
+                           params={"types": ", ".join(unknown)})
     return read_events(session.connection(), account.id, after=after, limit=limit, types=types)
 
 

@@ -37,8 +37,8 @@ def _model() -> Any:
 
 
 def _name_taken(name: str) -> RuleViolation:
-    return RuleViolation("group.name_taken", f"a group named {name} already exists",
-                         Severity.CONFLICT)
+    return RuleViolation("group.name_taken", "a group named %(name)s already exists",
+                         Severity.CONFLICT, params={"name": name})
 
 
 def create_group(session: Session, account: Account, name: str, *, actor: Actor) -> str:
@@ -64,7 +64,7 @@ def rename_group(session: Session, account: Account, group_id: str, name: str, *
     scope = _scope(session, account)
     row = Reads(scope).one("Group", group_id)
     if row is None:
-        raise NotFound(f"no group {group_id}")
+        raise NotFound("no group %(id)s", {"id": group_id})
     provider, model = _model()
     with provider:
         group: Resource[Any] = resource_of(model, "Group", row, dict(row.data))
@@ -77,7 +77,7 @@ def rename_group(session: Session, account: Account, group_id: str, name: str, *
     except UniquenessException:
         raise _name_taken(name) from None
     except NotFoundException:
-        raise NotFound(f"no group {group_id}") from None
+        raise NotFound("no group %(id)s", {"id": group_id}) from None
     record_audit(session, account, actor=actor, action="group.rename", target_type="group",
                  target_id=group_id, before=None, after=None)
     events.record_events(session, account, actor=actor, changes=events.modified(
@@ -89,7 +89,7 @@ def _touch(scope: AccountScope, group_id: str) -> None:
     try:
         Records(scope, utcnow).update_group(group_id, None, version=None, renamed=False)
     except NotFoundException:
-        raise NotFound(f"no group {group_id}") from None
+        raise NotFound("no group %(id)s", {"id": group_id}) from None
 
 
 def add_member(session: Session, account: Account, group_id: str, user_id: str, *,
@@ -99,7 +99,7 @@ def add_member(session: Session, account: Account, group_id: str, user_id: str, 
     _touch(scope, group_id)
     unknown, added = Members(scope).add_delta(group_id, [user_id])
     if unknown:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound("no user %(id)s", {"id": user_id})
     record_audit(session, account, actor=actor, action="group.add_members", target_type="group",
                  target_id=group_id, before=None, after={"added": [user_id]})
     events.record_events(session, account, actor=actor,

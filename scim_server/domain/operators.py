@@ -23,7 +23,7 @@ def issue_operator_token(session: Session, *, name: str | None = None) -> tuple[
 def revoke_operator_token(session: Session, token_id: str) -> OperatorToken:
     token = session.get(OperatorToken, token_id)
     if token is None:
-        raise NotFound(f"no operator token {token_id}")
+        raise NotFound("no operator token %(id)s", {"id": token_id})
     if token.revoked_at is None:
         token.revoked_at = utcnow()
     session.flush()

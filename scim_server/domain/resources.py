@@ -32,12 +32,13 @@ class ResourceView:
 def _active_user(session: Session, account: Account, user_id: str, *, role: str) -> User:
     user = session.get(User, user_id)
     if user is None or user.account_id != account.id or user.status == "deleted":
-        raise NotFound(f"no user {user_id}")
+        raise NotFound("no user %(id)s", {"id": user_id})
     if user.status != "active":
         raise RuleViolation(
             "ownership.requires_active",
-            f"the {role} must be an active user; this one is {user.status}",
+            "the %(role)s must be an active user; this one is %(status)s",
             Severity.CONFLICT,
+            params={"role": role, "status": user.status},
         )
     return user
 
@@ -62,7 +63,8 @@ def create_resource(
 ) -> ResourceView:
     """Create a resource owned by ``owner_ids`` (active users of the account)."""
     if kind not in RESOURCE_KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(RESOURCE_KINDS)}", field="kind")
+        raise InvalidInput("kind must be one of %(kinds)s", field="kind",
+                           params={"kinds": ", ".join(RESOURCE_KINDS)})
     owners = list(dict.fromkeys(owner_ids))
     for uid in owners:
         _active_user(session, account, uid, role="owner")
@@ -84,7 +86,7 @@ def create_resource(
 def get_resource(session: Session, account: Account, resource_id: str) -> ResourceView:
     res = session.get(Resource, resource_id)
     if res is None or res.account_id != account.id:
-        raise NotFound(f"no resource {resource_id}")
+        raise NotFound("no resource %(id)s", {"id": resource_id})
     return ResourceView(res, owners_of(session, [res.id])[res.id])
 
 
@@ -115,7 +117,7 @@ def transfer_ownership(
     keeps automations disabled "until re-enabled or transferred"."""
     src = session.get(User, from_user_id)
     if src is None or src.account_id != account.id:
-        raise NotFound(f"no user {from_user_id}")
+        raise NotFound("no user %(id)s", {"id": from_user_id})
     _active_user(session, account, to_user_id, role="new owner")
     stmt = select(ResourceOwner.resource_id).where(ResourceOwner.user_id == from_user_id,
                                                    ResourceOwner.account_id == account.id)
@@ -125,7 +127,8 @@ def transfer_ownership(
     if resource_ids is not None:
         missing = set(resource_ids) - set(moved)
         if missing:
-            raise NotFound(f"user {from_user_id} does not own {', '.join(sorted(missing))}")
+            raise NotFound("user %(id)s does not own %(ids)s",
+                           {"id": from_user_id, "ids": ", ".join(sorted(missing))})
     _replace_owner(session, account, moved, remove=[from_user_id], add=to_user_id, clock=clock)
     record_audit(session, account, actor=actor, action="resource.transfer", target_type="user",
                  target_id=from_user_id, before={"owner": from_user_id, "resources": moved},
@@ -147,7 +150,7 @@ def claim_ownership(
     found = set(session.scalars(select(Resource.id).where(Resource.account_id == account.id,
                                                          Resource.id.in_(ids))))
     if found != set(ids):
-        raise NotFound(f"no resource {', '.join(sorted(set(ids) - found))}")
+        raise NotFound("no resource %(id)s", {"id": ", ".join(sorted(set(ids) - found))})
     inactive_owners = list(session.scalars(
         select(ResourceOwner.user_id).join(User, User.id == ResourceOwner.user_id)
         .where(ResourceOwner.resource_id.in_(ids), User.status != "active").distinct()))

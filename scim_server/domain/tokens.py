@@ -34,7 +34,7 @@ USE_RECORD_GRANULARITY = dt.timedelta(seconds=60)
 def _user(session: Session, account: Account, user_id: str) -> User:
     user = session.get(User, user_id)
     if user is None or user.account_id != account.id or user.status == "deleted":
-        raise NotFound(f"no user {user_id}")
+        raise NotFound("no user %(id)s", {"id": user_id})
     return user
 
 
@@ -68,7 +68,7 @@ def list_tokens(session: Session, account: Account, *, user_id: str | None = Non
 def get_token(session: Session, account: Account, credential_id: str) -> Credential:
     cred = session.get(Credential, credential_id)
     if cred is None or cred.account_id != account.id:
-        raise NotFound(f"no token {credential_id}")
+        raise NotFound("no token %(id)s", {"id": credential_id})
     return cred
 
 
@@ -136,7 +136,7 @@ def list_oauth_clients(session: Session, account: Account) -> list[OAuthClient]:
 def get_oauth_client(session: Session, account: Account, client_pk: str) -> OAuthClient:
     client = session.get(OAuthClient, client_pk)
     if client is None or client.account_id != account.id:
-        raise NotFound(f"no OAuth client {client_pk}")
+        raise NotFound("no OAuth client %(id)s", {"id": client_pk})
     return client
 
 

@@ -33,7 +33,13 @@ from sqlalchemy.orm import Session
 from scim_server.domain import documents, events
 from scim_server.domain.actors import Actor, Clock, as_utc
 from scim_server.domain.audit import record_audit
-from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
+from scim_server.domain.errors import (
+    DomainError,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+    Severity,
+)
 from scim_server.domain.hub_cleanup import on_user_deleted
 from scim_server.domain.mail import Mailer
 from scim_server.domain.resources import on_deactivate, on_delete, on_reactivate
@@ -61,8 +67,9 @@ __all__ = [
     "BULK_MAX", "EMAIL_CHANGE_TTL", "PAYING_TYPES", "USER_TYPES", "BulkReport", "CountShift",
     "CreationChecker", "UserState", "accept_invitation", "activate_user", "apply_user_change",
     "bulk_change", "change_user_type", "check_user_change", "check_user_create",
-    "confirm_email_change", "deactivate_user", "delete_user", "end_sessions", "get_user",
-    "invite_user", "resend_invitation", "ActivationEffects", "activation_effects",
+    "confirm_email_change", "deactivate_user", "delete_user", "email_change_details",
+    "end_sessions", "get_user", "invitation_details", "invite_user", "LinkDetails",
+    "resend_invitation", "ActivationEffects", "activation_effects",
     "lock_account", "plan_user_change", "plan_user_create", "record_activity", "record_audit",
     "settle_counts", "start_email_change", "state_of", "update_profile",
 ]
@@ -151,11 +158,13 @@ def _validate(state: UserState) -> None:
     if state.user_type not in USER_TYPES:
         raise RuleViolation(
             "user_type.invalid",
-            f"user type {state.user_type!r} is not valid; use one of {', '.join(USER_TYPES)}",
+            "user type %(type)r is not valid; use one of %(types)s",
             Severity.INVALID,
+            params={"type": state.user_type, "types": ", ".join(USER_TYPES)},
         )
     if state.status not in STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", field="status")
+        raise InvalidInput("status must be one of %(statuses)s", field="status",
+                           params={"statuses": ", ".join(STATUSES)})
 
 
 def _email_domain(email: str | None) -> str | None:
@@ -177,14 +186,16 @@ def _check_guest(account: Account, email: str | None) -> None:
     if _matches(domain, account.domains or []):
         raise RuleViolation(
             "guest.same_domain",
-            f"{domain} is one of the account's own domains: make this user a Member or Viewer, "
-            "not a Guest",
+            "%(domain)s is one of the account's own domains: make this user a Member or "
+            "Viewer, not a Guest",
+            params={"domain": domain},
         )
     if _matches(domain, account.guest_denylist or []) or (
         account.guest_allowlist is not None and not _matches(domain, account.guest_allowlist)
     ):
         raise RuleViolation("guest.domain_not_allowed",
-                            f"guests from {domain} are not allowed in this account")
+                            "guests from %(domain)s are not allowed in this account",
+                            params={"domain": domain})
 
 
 def _check_seats(session: Session, account: Account, user_id: str | None) -> None:
@@ -199,8 +210,9 @@ def _check_seats_left(seats_limit: int, paying_active: int) -> None:
 def _seats_exceeded(seats_limit: int) -> RuleViolation:
     return RuleViolation(
         "seats.exceeded",
-        f"all {seats_limit} seats of the plan are taken by active paying users",
+        "all %(limit)s seats of the plan are taken by active paying users",
         Severity.CONFLICT,
+        params={"limit": seats_limit},
     )
 
 
@@ -216,8 +228,9 @@ def _check_operators_left(operators_limit: int, operators: int) -> None:
 def _operators_limit(operators_limit: int) -> RuleViolation:
     return RuleViolation(
         "operators.limit",
-        f"the plan allows {operators_limit} users and all are in use",
+        "the plan allows %(limit)s users and all are in use",
         Severity.CONFLICT,
+        params={"limit": operators_limit},
     )
 
 
@@ -263,8 +276,9 @@ def _check_change_rules(
     if bulk and before.user_type in ("Viewer", "Guest") and after.user_type in PAYING_TYPES:
         raise RuleViolation(
             "bulk.nonpaying_to_paying",
-            f"a bulk change cannot turn a {before.user_type} into a paying {after.user_type}; "
+            "a bulk change cannot turn a %(before)s into a paying %(after)s; "
             "change this user on its own",
+            params={"before": before.user_type, "after": after.user_type},
         )
     demoted = before.user_type == "Admin" and after.user_type != "Admin"
     deactivated = before.status == "active" and after.status == "inactive"
@@ -313,8 +327,8 @@ def check_email_free(session: Session, account: Account, user_id: str | None,
     if user_id is not None:
         others.append(UserEmail.user_id != user_id)
     if session.scalar(select(exists().where(*others))):
-        raise RuleViolation("email.taken", f"another user of this account has {key}",
-                            Severity.CONFLICT)
+        raise RuleViolation("email.taken", "another user of this account has %(email)s",
+                            Severity.CONFLICT, params={"email": key})
 
 
 def _norm(email: str | None) -> str | None:
@@ -523,7 +537,7 @@ def get_user(session: Session, account: Account, user_id: str) -> User:
     """A user of the account that is not deleted, else :class:`NotFound`."""
     user = session.get(User, user_id)
     if user is None or user.account_id != account.id or user.status == "deleted":
-        raise NotFound(f"no user {user_id}")
+        raise NotFound("no user %(id)s", {"id": user_id})
     return user
 
 
@@ -623,8 +637,8 @@ def update_profile(session: Session, account: Account, user_id: str, changes: di
     user = get_user(session, account, user_id)
     unknown = set(changes) - set(PROFILE_KEYS)
     if unknown:
-        raise InvalidInput(f"not a profile field: {', '.join(sorted(unknown))}",
-                           field=sorted(unknown)[0])
+        raise InvalidInput("not a profile field: %(fields)s", field=sorted(unknown)[0],
+                           params={"fields": ", ".join(sorted(unknown))})
     is_self = actor.user_id == user.id
     if "password" in changes and not is_self:
         raise RuleViolation("profile.admin_limits",
@@ -709,7 +723,8 @@ def invite_user(session: Session, account: Account, *, email: str, user_type: st
     taken = session.scalar(select(exists().where(User.account_id == account.id,
                                                  User.user_name_key == key)))
     if taken:
-        raise RuleViolation("user.exists", f"a user {email} already exists", Severity.CONFLICT)
+        raise RuleViolation("user.exists", "a user %(email)s already exists", Severity.CONFLICT,
+                            params={"email": email})
     now = clock()
     doc = documents.new_user_document(user_name=email, email=email, display_name=display_name,
                                       user_type=user_type)
@@ -767,7 +782,7 @@ def resend_invitation(session: Session, account: Account, user_id: str, *, actor
     if user.status != "pending":
         raise RuleViolation("invitation.not_pending",
                             "only a pending user has an invitation to resend; this user "
-                            f"is {user.status}", Severity.CONFLICT)
+                            "is %(status)s", Severity.CONFLICT, params={"status": user.status})
     address = user.email or user.user_name
     if not address:
         raise RuleViolation("invitation.no_address", "this user has no email address to "
@@ -791,6 +806,63 @@ def resend_invitation(session: Session, account: Account, user_id: str, *, actor
                  after={"status": "pending"}, clock=clock)
     session.flush()
     return user, token
+
+
+@dataclass(frozen=True)
+class LinkDetails:
+    """What the page of an emailed link (an invitation, an email confirmation) tells before
+    anything is done: which account, which address, who sent it and until when it works.
+    Reading it changes nothing: mail scanners open these links."""
+
+    account_name: str
+    address: str  # the invited address, or the new address to confirm
+    user_name: str | None  # the user's display name
+    current_email: str | None  # the address an email change replaces
+    sent_by_name: str | None
+    sent_by_email: str | None
+    expires_at: dt.datetime
+    expired: bool
+
+
+def _link_details(session: Session, account_id: str, user_id: str, address: str,
+                  sender_id: str | None, expires_at: dt.datetime, now: dt.datetime,
+                  current_email: str | None = None) -> LinkDetails:
+    account = session.get(Account, account_id)
+    user = session.get(User, user_id)
+    if account is None or user is None or user.status == "deleted":
+        raise NotFound("this invitation link is unknown, used or expired")
+    sender = session.get(User, sender_id) if sender_id else None
+    if sender is not None and (sender.account_id != account_id or sender.status == "deleted"):
+        sender = None
+    return LinkDetails(
+        account_name=account.display_name or account.name, address=address,
+        user_name=user.display_name, current_email=current_email,
+        sent_by_name=sender.display_name if sender else None,
+        sent_by_email=(sender.email or sender.user_name) if sender else None,
+        expires_at=as_utc(expires_at), expired=as_utc(expires_at) < now)
+
+
+def invitation_details(session: Session, *, token: str, clock: Clock = utcnow) -> LinkDetails:
+    """The invitation a link holds, for its page; unknown or used: :class:`NotFound`
+    (expired ones are described, with ``expired`` set)."""
+    inv = session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+    if inv is None or inv.accepted_at is not None:
+        raise NotFound("this invitation link is unknown, used or expired")
+    user = session.get(User, inv.user_id)
+    address = (user.email or user.user_name or "") if user is not None else ""
+    return _link_details(session, inv.account_id, inv.user_id, address, inv.invited_by_id,
+                         inv.expires_at, clock())
+
+
+def email_change_details(session: Session, *, token: str, clock: Clock = utcnow) -> LinkDetails:
+    """The email change a link holds, for its page; unknown or used: :class:`NotFound`."""
+    change = session.scalar(select(EmailChange).where(EmailChange.token_hash == hash_token(token)))
+    if change is None or change.confirmed_at is not None:
+        raise NotFound("this confirmation link is unknown or already used")
+    user = session.get(User, change.user_id)
+    return _link_details(session, change.account_id, change.user_id, change.new_email,
+                         change.requested_by_id, change.expires_at, clock(),
+                         current_email=user.email if user is not None else None)
 
 
 # --- email changes -----------------------------------------------------------------------------
@@ -867,6 +939,9 @@ class BulkReport:
 
     applied: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (user id, rule, message)
+    # The refusal behind each skipped user, template and parameters included, for a door that
+    # shows the reason in another language than the English ``message``.
+    refusals: dict[str, DomainError] = field(default_factory=dict)
 
 
 def bulk_change(session: Session, account: Account, user_ids: Sequence[str], *, actor: Actor,
@@ -881,8 +956,8 @@ def bulk_change(session: Session, account: Account, user_ids: Sequence[str], *, 
     ids = list(dict.fromkeys(user_ids))
     if len(ids) > BULK_MAX:
         raise RuleViolation("bulk.too_many",
-                            f"a bulk change covers at most {BULK_MAX} users, not {len(ids)}",
-                            Severity.INVALID)
+                            "a bulk change covers at most %(max)s users, not %(n)s",
+                            Severity.INVALID, params={"max": BULK_MAX, "n": len(ids)})
     if actor.user_id is not None and actor.user_id in ids:
         raise RuleViolation("bulk.self", "a bulk change cannot include yourself",
                             Severity.INVALID)
@@ -904,6 +979,8 @@ def bulk_change(session: Session, account: Account, user_ids: Sequence[str], *, 
             report.applied.append(uid)
         except RuleViolation as exc:
             report.skipped.append((uid, exc.rule, exc.message))
+            report.refusals[uid] = exc
         except NotFound as exc:
             report.skipped.append((uid, "user.not_found", exc.message))
+            report.refusals[uid] = exc
     return report

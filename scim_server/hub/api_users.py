@@ -116,7 +116,8 @@ def _order(users: Subquery, sort: str) -> list[ColumnElement[Any]]:
     key = sort.removeprefix("-")
     if key not in SORTS:
         raise InvalidInput(
-            f"sort must be one of {', '.join(SORTS)}, optionally prefixed with '-'", "sort"
+            "sort must be one of %(sorts)s, optionally prefixed with '-'", "sort",
+            params={"sorts": ", ".join(SORTS)},
         )
     column: ColumnElement[Any] = {
         "name": func.lower(func.coalesce(User.display_name, "")),

@@ -135,7 +135,8 @@ def check_time_zone(name: str) -> str:
     # zoneinfo directory, and raises different errors for malformed keys.
     if not isinstance(name, str) or name not in _zone_names():
         raise InvalidInput(
-            f"{name!r} is not an IANA time zone name (for example Europe/Paris)", "time_zone"
+            "%(name)r is not an IANA time zone name (for example Europe/Paris)", "time_zone",
+            params={"name": name},
         )
     return name
 
@@ -167,7 +168,7 @@ def _naive(t: dt.time | None) -> dt.time | None:
 def _user(session: Session, account: Account, user_id: str) -> User:
     user = session.get(User, user_id) if isinstance(user_id, str) and len(user_id) <= 32 else None
     if user is None or user.account_id != account.id or user.status == "deleted":
-        raise NotFound(f"no user {user_id}")
+        raise NotFound("no user %(id)s", {"id": user_id})
     return user
 
 
@@ -214,12 +215,13 @@ def set_schedule(
     _user(session, account, user_id)
     check_time_zone(time_zone)
     if len(windows) > MAX_WINDOWS:
-        raise InvalidInput(f"at most {MAX_WINDOWS} windows", "windows")
+        raise InvalidInput("at most %(n)s windows", "windows", params={"n": MAX_WINDOWS})
     for w in windows:
         _check_window(w)
     if exceptions is not None:
         if len(exceptions) > MAX_EXCEPTIONS:
-            raise InvalidInput(f"at most {MAX_EXCEPTIONS} exceptions", "exceptions")
+            raise InvalidInput("at most %(n)s exceptions", "exceptions",
+                               params={"n": MAX_EXCEPTIONS})
         for e in exceptions:
             _check_exception(e)
     before = get_schedule(session, account, user_id)
@@ -259,7 +261,7 @@ def delete_schedule(
     _user(session, account, user_id)
     schedule = session.get(DutySchedule, user_id)
     if schedule is None:
-        raise NotFound(f"user {user_id} has no duty schedule")
+        raise NotFound("user %(id)s has no duty schedule", {"id": user_id})
     before = get_schedule(session, account, user_id)
     # Bulk deletes, not the ORM cascade: the windows are not loaded as relationships.
     session.execute(delete(DutyWindow).where(DutyWindow.user_id == user_id))
@@ -276,7 +278,7 @@ def _schedule_or_404(session: Session, account: Account, user_id: str) -> DutySc
     _user(session, account, user_id)
     schedule = session.get(DutySchedule, user_id)
     if schedule is None:
-        raise NotFound(f"user {user_id} has no duty schedule; PUT one first")
+        raise NotFound("user %(id)s has no duty schedule; PUT one first", {"id": user_id})
     return schedule
 
 
@@ -290,7 +292,7 @@ def add_window(
         select(func.count()).select_from(DutyWindow).where(DutyWindow.user_id == user_id)
     )
     if (count or 0) >= MAX_WINDOWS:
-        raise InvalidInput(f"at most {MAX_WINDOWS} windows", "windows")
+        raise InvalidInput("at most %(n)s windows", "windows", params={"n": MAX_WINDOWS})
     row = DutyWindow(
         account_id=account.id, user_id=user_id, weekday=spec.weekday,
         start_time=_naive(spec.start), end_time=_naive(spec.end),
@@ -314,7 +316,7 @@ def remove_window(
     _schedule_or_404(session, account, user_id)
     row = session.get(DutyWindow, window_id) if len(window_id) <= 32 else None
     if row is None or row.user_id != user_id or row.account_id != account.id:
-        raise NotFound(f"no window {window_id} in this schedule")
+        raise NotFound("no window %(id)s in this schedule", {"id": window_id})
     session.delete(row)
     session.flush()
     record_audit(
@@ -340,7 +342,8 @@ def add_exception(
         select(func.count()).select_from(DutyException).where(DutyException.user_id == user_id)
     )
     if (count or 0) >= MAX_EXCEPTIONS:
-        raise InvalidInput(f"at most {MAX_EXCEPTIONS} exceptions", "exceptions")
+        raise InvalidInput("at most %(n)s exceptions", "exceptions",
+                               params={"n": MAX_EXCEPTIONS})
     row = _exception_row(account, user_id, spec)
     session.add(row)
     session.flush()
@@ -360,7 +363,7 @@ def remove_exception(
     _schedule_or_404(session, account, user_id)
     row = session.get(DutyException, exception_id) if len(exception_id) <= 32 else None
     if row is None or row.user_id != user_id or row.account_id != account.id:
-        raise NotFound(f"no exception {exception_id} in this schedule")
+        raise NotFound("no exception %(id)s in this schedule", {"id": exception_id})
     session.delete(row)
     session.flush()
     record_audit(

@@ -63,7 +63,7 @@ class PermissionsPage:
 def _resource(session: Session, account: Account, resource_id: str) -> Resource:
     res = session.get(Resource, resource_id) if len(resource_id) <= 32 else None
     if res is None or res.account_id != account.id:
-        raise NotFound(f"no resource {resource_id}")
+        raise NotFound("no resource %(id)s", {"id": resource_id})
     return res
 
 
@@ -80,7 +80,7 @@ def _principal(
             else session.get(Group, principal_id)
         )
     if row is None or row.account_id != account.id or getattr(row, "status", None) == "deleted":
-        raise NotFound(f"no {principal_type} {principal_id}")
+        raise NotFound("no %(principal)s %(id)s", {"principal": principal_type, "id": principal_id})
     return row
 
 
@@ -108,7 +108,8 @@ def grant_permission(
 ) -> ResourcePermission:
     """Grant ``level`` on a resource to a user or a group; granting again changes the level."""
     if level not in PERMISSION_LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(PERMISSION_LEVELS)}", "level")
+        raise InvalidInput("level must be one of %(levels)s", "level",
+                           params={"levels": ", ".join(PERMISSION_LEVELS)})
     _resource(session, account, resource_id)
     _principal(session, account, principal_type, principal_id)
     row = _grant_row(session, resource_id, principal_type, principal_id)
@@ -149,7 +150,8 @@ def revoke_permission(
         raise InvalidInput("the principal must be a user or a group", "principal_type")
     row = _grant_row(session, resource_id, principal_type, principal_id)
     if row is None or row.account_id != account.id:
-        raise NotFound(f"the {principal_type} {principal_id} holds no permission on {resource_id}")
+        raise NotFound("the %(principal)s %(id)s holds no permission on %(resource)s",
+                       {"principal": principal_type, "id": principal_id, "resource": resource_id})
     before = {"principal_type": principal_type, "principal_id": principal_id, "level": row.level}
     session.delete(row)
     session.flush()
@@ -181,7 +183,8 @@ def permissions_overview(
     if offset < 0:
         raise InvalidInput("offset must not be negative", "offset")
     if kind is not None and kind not in RESOURCE_KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(RESOURCE_KINDS)}", "kind")
+        raise InvalidInput("kind must be one of %(kinds)s", "kind",
+                           params={"kinds": ", ".join(RESOURCE_KINDS)})
     stmt = select(Resource).where(Resource.account_id == account.id)
     if kind is not None:
         stmt = stmt.where(Resource.kind == kind)
