@@ -82,7 +82,7 @@ class AuditEntry(Base):
     __table_args__ = (
         Index("ix_audit_log_account", "account_id", "id"),
         Index("ix_audit_log_account_target", "account_id", "target_type", "target_id"),
-        # The audit page's filters (migration 0017): by door or action, newest first, and by
+        # The audit page's filters (migration 0014): by door or action, newest first, and by
         # time range.
         Index("ix_audit_log_account_door", "account_id", "door", "id"),
         Index("ix_audit_log_account_action", "account_id", "action", "id"),

@@ -1,14 +1,14 @@
 """audit filters: the audit page filters by door, action and time range in the query
 
-Revision ID: 0017
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01 09:30:00
 """
 
 from alembic import op
 
-revision = "0017"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
