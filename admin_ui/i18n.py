@@ -393,6 +393,15 @@ FR: dict[str, str] = {
 # parameters. tests/ui/test_i18n.py finds every template the domain and the hub raise: a new
 # refusal without its French sentence fails that test.
 DOMAIN_FR: dict[str, str] = {
+    # webhooks
+    "refused webhook URL: %(reason)s": "Adresse de webhook refusée : %(reason)s",
+    "not an event type: %(types)s": "Type d’événement inconnu : %(types)s",
+    "no webhook endpoint %(id)s": "Aucun point de terminaison de webhook %(id)s.",
+    "an account has at most %(max)s webhook endpoints": "Un compte a au plus %(max)s points de terminaison de webhook.",
+    "no event %(id)s": "Aucun événement %(id)s.",
+    "the position must be between 1 and %(last)s": "La position doit être comprise entre 1 et %(last)s.",
+    "the overlap must be between 0 and 7 days": "Le chevauchement doit être compris entre 0 et 7 jours.",
+    "give either a position or an event_id": "Donnez soit une position, soit un event_id.",
     # invitations sent again
     "only a pending user has an invitation to resend; this user is %(status)s": "Seul un utilisateur en attente a une invitation à renvoyer ; cet utilisateur est %(status)s.",
     "this user has no email address to send the invitation to": "Cet utilisateur n’a pas d’adresse e-mail à laquelle envoyer l’invitation.",

@@ -137,7 +137,8 @@ def _checked_url(url: Any, *, allow_private: bool) -> str:
         _, host, port, _ = check_url(url, allow_private=allow_private)
         resolve(host, port, allow_private=allow_private)
     except UnsafeTarget as exc:
-        raise InvalidInput(f"refused webhook URL: {exc}", field="url") from None
+        raise InvalidInput("refused webhook URL: %(reason)s", field="url",
+                           params={"reason": str(exc)}) from None
     return url.strip()
 
 
@@ -145,7 +146,8 @@ def _checked_types(types: Sequence[str] | None) -> list[str]:
     chosen = list(dict.fromkeys(types or ()))
     unknown = sorted(set(chosen) - set(EVENT_TYPES))
     if unknown:
-        raise InvalidInput(f"not an event type: {', '.join(unknown)}", field="event_types")
+        raise InvalidInput("not an event type: %(types)s", field="event_types",
+                           params={"types": ", ".join(unknown)})
     return chosen
 
 
@@ -163,7 +165,7 @@ def list_endpoints(session: Session, account: Account) -> list[WebhookEndpoint]:
 def get_endpoint(session: Session, account: Account, endpoint_id: str) -> WebhookEndpoint:
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None or endpoint.account_id != account.id:
-        raise NotFound(f"no webhook endpoint {endpoint_id}")
+        raise NotFound("no webhook endpoint %(id)s", params={"id": endpoint_id})
     return endpoint
 
 
@@ -178,8 +180,8 @@ def create_endpoint(session: Session, account: Account, *, url: str,
     count = session.scalar(select(func.count()).select_from(WebhookEndpoint)
                            .where(WebhookEndpoint.account_id == account.id)) or 0
     if count >= MAX_ENDPOINTS:
-        raise InvalidInput(f"an account has at most {MAX_ENDPOINTS} webhook endpoints",
-                           field="url")
+        raise InvalidInput("an account has at most %(max)s webhook endpoints", field="url",
+                           params={"max": MAX_ENDPOINTS})
     now = clock()
     current = session.scalar(select(Account.event_position).where(Account.id == account.id))
     endpoint_id, secret = new_id(), new_secret()
@@ -265,12 +267,13 @@ def replay_from(session: Session, account: Account, endpoint_id: str, *, actor: 
         found = session.scalar(select(Event.position).where(Event.account_id == account.id,
                                                             Event.id == event_id))
         if found is None:
-            raise NotFound(f"no event {event_id}")
+            raise NotFound("no event %(id)s", params={"id": event_id})
         position = int(found)
     assert position is not None
     last = session.scalar(select(Account.event_position).where(Account.id == account.id)) or 0
     if position < 1 or position > last:
-        raise InvalidInput(f"the position must be between 1 and {last}", field="position")
+        raise InvalidInput("the position must be between 1 and %(last)s", field="position",
+                           params={"last": last})
     before = endpoint.position
     endpoint.position = position - 1
     endpoint.attempts = 0
@@ -321,7 +324,7 @@ def send_test(session: Session, account: Account, endpoint_id: str, *, server_ke
         event_type=TEST_EVENT_TYPE, at=now, attempt=1, status_code=outcome.status,
         duration_ms=outcome.duration_ms, ok=outcome.ok, error=outcome.error)
     if session.get(WebhookEndpoint, endpoint_pk) is None:
-        raise NotFound(f"no webhook endpoint {endpoint_pk}")  # deleted meanwhile
+        raise NotFound("no webhook endpoint %(id)s", params={"id": endpoint_pk})  # deleted meanwhile
     session.add(delivery)
     session.flush()
     return delivery
