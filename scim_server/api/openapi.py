@@ -31,7 +31,7 @@ def new_spec(title: str, description: str, server: str) -> APISpec:
 
 @lru_cache(maxsize=1)
 def build_document() -> dict[str, Any]:
-    spec = new_spec("SCIM server admin API", "Admin JSON API: users, lifecycle, resources, "
+    spec = new_spec("SCIM server admin API", "Admin JSON API: users, lifecycle, groups, resources, "
                     "audit log and tokens. Errors are RFC 9457 problem bodies; account rule "
                     "refusals carry `rule`.", "/api/v1")
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})

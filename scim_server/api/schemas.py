@@ -374,3 +374,80 @@ class Problem(Schema):
     detail = Str()
     rule = Str(metadata={"description": "The stable id of the account rule that refused."})
     errors = fields.Dict(metadata={"description": "Messages per field."})
+
+
+# --- groups ------------------------------------------------------------------------------------
+
+class GroupListQuery(Strict):
+    q = Str(validate=validate.Length(1, 200),
+            metadata={"description": "a part of the display name, any case"})
+    without_members = fields.Boolean(
+        metadata={"description": "true: only the groups without members; false: only the others"})
+    limit = _limit()
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
+
+
+class GroupCreate(Strict):
+    display_name = Str(required=True, validate=validate.Length(1, 400))
+
+
+class GroupRename(Strict):
+    display_name = Str(required=True, validate=validate.Length(1, 400))
+
+
+class GroupQuery(Strict):
+    members_limit = _limit()
+    members_offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
+
+
+class MemberListQuery(Strict):
+    limit = _limit()
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
+
+
+class MemberIds(Strict):
+    member_ids = fields.List(Str(validate=validate.Length(1, 64)), required=True,
+                             validate=validate.Length(1, 1000),
+                             metadata={"description": "ids of users (or groups) of the account"})
+
+
+class GroupOut(Schema):
+    id = Str()
+    display_name = Str(allow_none=True)
+    external_id = Str(allow_none=True)
+    members = fields.Integer(metadata={"description": "the number of members"})
+    managed_by_identity_provider = fields.Boolean(metadata={
+        "description": "created or last changed through SCIM (or holding an externalId): the "
+                       "identity provider's next push overwrites changes made here"})
+    created_at = fields.DateTime()
+    modified_at = fields.DateTime()
+
+
+class GroupPageOut(Schema):
+    total = fields.Integer()
+    offset = fields.Integer()
+    limit = fields.Integer()
+    groups = fields.List(fields.Nested(GroupOut))
+
+
+class MemberOut(Schema):
+    id = Str()
+    type = Str(metadata={"description": "User or Group"})
+    display = Str(allow_none=True)
+
+
+class MemberPageOut(Schema):
+    total = fields.Integer()
+    offset = fields.Integer()
+    limit = fields.Integer()
+    items = fields.List(fields.Nested(MemberOut))
+
+
+class GroupDetailOut(GroupOut):
+    member_page = fields.Nested(MemberPageOut)
+
+
+class MembersChangedOut(Schema):
+    changed = fields.List(Str(), metadata={"description": "the ids added (or removed); ids "
+                                           "already in (or not in) the group are left out"})
+    group = fields.Nested(GroupOut)

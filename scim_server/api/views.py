@@ -12,14 +12,17 @@ from scim_server.api import schemas as s
 from scim_server.api.auth import oauth_server
 from scim_server.api.routing import operation
 from scim_server.domain import accounts, audit, events, resources, tokens, users
+from scim_server.domain import groups as group_service
 from scim_server.domain.directory import list_users
 from scim_server.domain.documents import email_as_sent, read_profile
+from scim_server.domain.errors import NotFound
 from scim_server.domain.mail import Mailer, mailer_for
 from scim_server.settings import Settings
 from scim_server.storage.domain_tables import OutboxEmail
 from scim_server.storage.models import Account, User
 
-USERS, RES, AUDIT, TOKENS, MISC = "users", "resources", "audit", "tokens", "misc"
+USERS, GROUPS, RES, AUDIT, TOKENS, MISC = (
+    "users", "groups", "resources", "audit", "tokens", "misc")
 
 
 def _settings() -> Settings:
@@ -190,6 +193,93 @@ def transfer_view(user_id: str, body: dict[str, Any]) -> Any:
                                          to_user_id=body["to_user_id"],
                                          resource_ids=body.get("resource_ids"), actor=g.actor)
     return {"resource_ids": moved}
+
+
+# --- groups ------------------------------------------------------------------------------------
+
+def group_out(row: group_service.GroupRow) -> dict[str, Any]:
+    return _fields(row, s.GroupOut)
+
+
+def _member_page(group_id: str, limit: int, offset: int) -> dict[str, Any]:
+    page = group_service.list_members(g.db, g.account, group_id, limit=limit, offset=offset)
+    return {"total": page.total, "offset": offset, "limit": limit,
+            "items": [_fields(m, s.MemberOut) for m in page.members]}
+
+
+@operation("/groups", "GET", summary="List groups by name: search the display name, keep the "
+           "groups without members, offset paging with the total", tag=GROUPS,
+           query=s.GroupListQuery, response=s.GroupPageOut)
+def list_groups_view(query: dict[str, Any]) -> Any:
+    page = group_service.list_groups(g.db, g.account, q=query.get("q"),
+                                     without_members=query.get("without_members"),
+                                     limit=query["limit"], offset=query["offset"])
+    return {"total": page.total, "offset": query["offset"], "limit": query["limit"],
+            "groups": [group_out(row) for row in page.groups]}
+
+
+@operation("/groups", "POST", summary="Create an empty group", tag=GROUPS, body=s.GroupCreate,
+           response=s.GroupOut, status=201, rules=("group.name_taken",))
+def create_group_view(body: dict[str, Any]) -> Any:
+    group_id = group_service.create_group(g.db, g.account, body["display_name"], actor=g.actor)
+    return group_out(group_service.get_group(g.db, g.account, group_id))
+
+
+@operation("/groups/<group_id>", "GET", summary="Read a group with one page of its members "
+           "(by name)", tag=GROUPS, query=s.GroupQuery, response=s.GroupDetailOut)
+def get_group_view(group_id: str, query: dict[str, Any]) -> Any:
+    row = group_service.get_group(g.db, g.account, group_id)
+    return {**group_out(row),
+            "member_page": _member_page(group_id, query["members_limit"],
+                                        query["members_offset"])}
+
+
+@operation("/groups/<group_id>/members", "GET", summary="One page of a group's members (by "
+           "name), with the total", tag=GROUPS, query=s.MemberListQuery,
+           response=s.MemberPageOut)
+def list_members_view(group_id: str, query: dict[str, Any]) -> Any:
+    group_service.get_group(g.db, g.account, group_id)
+    return _member_page(group_id, query["limit"], query["offset"])
+
+
+@operation("/groups/<group_id>", "PATCH", summary="Rename a group", tag=GROUPS,
+           body=s.GroupRename, response=s.GroupOut, rules=("group.name_taken",))
+def rename_group_view(group_id: str, body: dict[str, Any]) -> Any:
+    group_service.rename_group(g.db, g.account, group_id, body["display_name"], actor=g.actor)
+    return group_out(group_service.get_group(g.db, g.account, group_id))
+
+
+@operation("/groups/<group_id>", "DELETE", summary="Delete a group (its members stay users; "
+           "its permission grants go)", tag=GROUPS, status=204, rules=("group.changed",))
+def delete_group_view(group_id: str) -> Any:
+    group_service.delete_group(g.db, g.account, group_id, actor=g.actor)
+
+
+@operation("/groups/<group_id>/members", "POST", summary="Add members (users or groups of "
+           "the account); all or nothing", tag=GROUPS, body=s.MemberIds,
+           response=s.MembersChangedOut)
+def add_members_view(group_id: str, body: dict[str, Any]) -> Any:
+    added = group_service.add_members(g.db, g.account, group_id, body["member_ids"],
+                                      actor=g.actor)
+    return {"changed": added, "group": group_out(group_service.get_group(g.db, g.account,
+                                                                         group_id))}
+
+
+@operation("/groups/<group_id>/members/remove", "POST", summary="Remove members", tag=GROUPS,
+           body=s.MemberIds, response=s.MembersChangedOut)
+def remove_members_view(group_id: str, body: dict[str, Any]) -> Any:
+    removed = group_service.remove_members(g.db, g.account, group_id, body["member_ids"],
+                                           actor=g.actor)
+    return {"changed": removed, "group": group_out(group_service.get_group(g.db, g.account,
+                                                                           group_id))}
+
+
+@operation("/groups/<group_id>/members/<member_id>", "DELETE", summary="Remove one member",
+           tag=GROUPS, status=204)
+def remove_member_view(group_id: str, member_id: str) -> Any:
+    if not group_service.remove_members(g.db, g.account, group_id, [member_id],
+                                        actor=g.actor):
+        raise NotFound(f"{member_id} is not a member of group {group_id}")
 
 
 # --- resources ---------------------------------------------------------------------------------
