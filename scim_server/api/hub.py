@@ -47,7 +47,7 @@ def hub_view() -> Any:
                                        "without_members": f"{groups}?without_members=true"}
     doc["api_users"]["links"] = {"list": url_for("api_v1.hub_api_users_view")}
     doc["on_duty"]["links"] = {"list": url_for("api_v1.hub_on_duty_view")}
-    doc["seats"]["links"] = {"paying": f"{users}?status=active", "operators": users}
+    doc["seats"]["links"] = {"paying": f"{users}?status=active&paying=true", "operators": users}
     doc["resources"]["links"] = {
         "list": url_for("api_v1.list_resources_view"),
         "permissions": url_for("api_v1.hub_permissions_view"),

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, current_app, g, jsonify, request
 from marshmallow import RAISE, Schema, fields, validate
 
-from scim_server.api.openapi import document_of, new_spec
+from scim_server.api.openapi import DOCUMENT, document_of, new_spec
 from scim_server.api.problems import ApiProblem, answer_with_problems
 from scim_server.api.routing import Door
 from scim_server.domain import accounts as operator
@@ -233,7 +233,7 @@ def build_document() -> dict[str, Any]:
 
 
 @PLATFORM.operation("/openapi.json", "GET", summary="This document", tag="misc", public=True,
-                    raw=True)
+                    success=DOCUMENT)
 def openapi_view() -> Any:
     return jsonify(build_document())
 

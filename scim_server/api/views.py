@@ -6,14 +6,14 @@ from typing import Any
 
 from flask import current_app, g
 from marshmallow import Schema
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from scim_server.api import schemas as s
 from scim_server.api.auth import oauth_server
 from scim_server.api.routing import operation
 from scim_server.domain import accounts, audit, events, resources, tokens, users
 from scim_server.domain import groups as group_service
-from scim_server.domain.directory import list_users
+from scim_server.domain.directory import count_users, list_users
 from scim_server.domain.documents import email_as_sent, read_profile
 from scim_server.domain.errors import NotFound
 from scim_server.domain.mail import Mailer, mailer_for
@@ -87,7 +87,9 @@ def _own_account() -> Any:
            tag=USERS, query=s.UserListQuery, response=s.UserPageOut)
 def list_users_view(query: dict[str, Any]) -> Any:
     page = list_users(g.db, g.account, **query)
-    return {"users": [user_out(u) for u in page.users], "next_cursor": page.next_cursor}
+    filters = {k: query.get(k) for k in ("q", "user_type", "status", "paying")}
+    return {"total": count_users(g.db, g.account, **filters),
+            "users": [user_out(u) for u in page.users], "next_cursor": page.next_cursor}
 
 
 @operation("/users/<user_id>", "GET", summary="Read a user", tag=USERS, response=s.UserOut)
@@ -114,7 +116,7 @@ def invite_view(body: dict[str, Any]) -> Any:
 
 @operation("/invitations/accept", "POST", summary="Accept an invitation (the token is the "
            "credential)", tag=USERS, body=s.TokenRequest, response=s.AcceptedOut, public=True,
-           rules=("seats.exceeded",))
+           rules=("seats.exceeded",), not_found=True)
 def accept_view(body: dict[str, Any]) -> Any:
     return users.accept_invitation(g.db, token=body["token"])
 
@@ -165,7 +167,7 @@ def email_change_view(user_id: str, body: dict[str, Any]) -> Any:
 
 @operation("/email-changes/confirm", "POST", summary="Confirm an email change (the token is "
            "the credential)", tag=USERS, body=s.TokenRequest, response=s.AcceptedOut,
-           public=True, rules=("email.confirmation_required",))
+           public=True, rules=("email.confirmation_required",), not_found=True)
 def confirm_email_view(body: dict[str, Any]) -> Any:
     return users.confirm_email_change(g.db, token=body["token"])
 
@@ -298,12 +300,14 @@ def list_resources_view(query: dict[str, Any]) -> Any:
     rows = resources.list_resources(g.db, g.account, kind=query.get("kind"),
                                     owner_id=query.get("owner_id"),
                                     after_id=query.get("after"), limit=limit)
-    return {"resources": [resource_out(v) for v in rows],
+    total = resources.count_matching_resources(g.db, g.account, kind=query.get("kind"),
+                                               owner_id=query.get("owner_id"))
+    return {"total": total, "resources": [resource_out(v) for v in rows],
             "next_after": rows[-1].resource.id if len(rows) == limit else None}
 
 
 @operation("/resources", "POST", summary="Create a resource", tag=RES, body=s.ResourceCreate,
-           response=s.ResourceOut, status=201)
+           response=s.ResourceOut, status=201, not_found=True)
 def create_resource_view(body: dict[str, Any]) -> Any:
     return resource_out(resources.create_resource(g.db, g.account, actor=g.actor, **body))
 
@@ -322,7 +326,7 @@ def enable_resource_view(resource_id: str, body: dict[str, Any]) -> Any:
 
 
 @operation("/resources/claim", "POST", summary="The calling admin claims resources", tag=RES,
-           body=s.ClaimRequest, response=s.MovedOut)
+           body=s.ClaimRequest, response=s.MovedOut, not_found=True)
 def claim_view(body: dict[str, Any]) -> Any:
     return {"resource_ids": resources.claim_ownership(g.db, g.account,
                                                       resource_ids=body["resource_ids"],
@@ -335,7 +339,8 @@ def claim_view(body: dict[str, Any]) -> Any:
            response=s.AuditListOut)
 def audit_view(query: dict[str, Any]) -> Any:
     entries = audit.list_audit(g.db, g.account, **query)
-    return {"entries": entries,
+    filters = {k: v for k, v in query.items() if k not in ("limit", "before_id")}
+    return {"total": audit.count_audit(g.db, g.account, **filters), "entries": entries,
             "next_before_id": entries[-1].id if len(entries) == query["limit"] else None}
 
 
@@ -368,10 +373,13 @@ def event_out(row: Any) -> dict[str, Any]:
            "their links withheld (the server log has them, for development only)", tag=MISC,
            query=s.OutboxQuery, response=s.OutboxListOut)
 def outbox_view(query: dict[str, Any]) -> Any:
-    stmt = select(OutboxEmail).where(OutboxEmail.account_id == g.account.id)
+    mine = OutboxEmail.account_id == g.account.id
+    stmt = select(OutboxEmail).where(mine)
     if query.get("after_id") is not None:
         stmt = stmt.where(OutboxEmail.id > query["after_id"])
-    return {"messages": list(g.db.scalars(stmt.order_by(OutboxEmail.id).limit(query["limit"])))}
+    total = g.db.scalar(select(func.count()).select_from(OutboxEmail).where(mine)) or 0
+    return {"total": int(total),
+            "messages": list(g.db.scalars(stmt.order_by(OutboxEmail.id).limit(query["limit"])))}
 
 
 # --- tokens and OAuth clients ------------------------------------------------------------------
@@ -383,7 +391,7 @@ def list_tokens_view(query: dict[str, Any]) -> Any:
 
 
 @operation("/tokens", "POST", summary="Issue a token; the secret is shown once", tag=TOKENS,
-           body=s.TokenCreate, response=s.IssuedTokenOut, status=201)
+           body=s.TokenCreate, response=s.IssuedTokenOut, status=201, not_found=True)
 def issue_token_view(body: dict[str, Any]) -> Any:
     cred, secret = tokens.issue_token(g.db, g.account, user_id=body.get("user_id") or g.actor.user_id,
                                       kind=body["kind"], name=body.get("name"), actor=g.actor)
@@ -410,7 +418,7 @@ def list_clients_view() -> Any:
 
 @operation("/oauth/clients", "POST", summary="Register an OAuth client (client credentials); "
            "the secret is shown once", tag=TOKENS, body=s.OAuthClientCreate,
-           response=s.IssuedOAuthClientOut, status=201)
+           response=s.IssuedOAuthClientOut, status=201, not_found=True)
 def create_client_view(body: dict[str, Any]) -> Any:
     client, secret = tokens.create_oauth_client(
         g.db, g.account, user_id=body.get("user_id") or g.actor.user_id, name=body.get("name"),

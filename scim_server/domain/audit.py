@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
 from scim_server.domain.actors import Actor, Clock
@@ -116,6 +116,25 @@ def list_audit(
     if action is not None:
         stmt = stmt.where(AuditEntry.action == action)
     return list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+def count_audit(
+    session: Session,
+    account: Account,
+    *,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    action: str | None = None,
+) -> int:
+    """How many entries :func:`list_audit` lists with this filter, over all its pages."""
+    stmt = select(func.count()).select_from(AuditEntry).where(AuditEntry.account_id == account.id)
+    if target_type is not None:
+        stmt = stmt.where(AuditEntry.target_type == target_type)
+    if target_id is not None:
+        stmt = stmt.where(AuditEntry.target_id == target_id)
+    if action is not None:
+        stmt = stmt.where(AuditEntry.action == action)
+    return int(session.scalar(stmt) or 0)
 
 
 @event.listens_for(Session, "before_flush")

@@ -16,12 +16,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from scim_server.domain.documents import comparison_key
 from scim_server.domain.errors import InvalidInput
-from scim_server.storage.models import Account, User
+from scim_server.storage.models import PAYING_TYPES, Account, User
 
 SORTS = ("name", "last_activity")
 ORDERS = ("asc", "desc")
@@ -61,20 +61,16 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def list_users(
-    session: Session, account: Account, *, q: str | None = None, user_type: str | None = None,
-    status: str | None = None, sort: str = "name", order: str = "asc", limit: int = 50,
-    cursor: str | None = None,
-) -> UserPage:
-    """One page of the account's users (deleted users excluded)."""
-    if sort not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", field="sort")
-    if order not in ORDERS:
-        raise InvalidInput("order must be asc or desc", field="order")
-    col = _column(sort)
+def _filters(account: Account, *, q: str | None, user_type: str | None, status: str | None,
+             paying: bool | None) -> list[ColumnElement[bool]]:
+    """The conditions of a list's filter (deleted users never in it); ``paying``: only the
+    types that take a seat (True) or only the others (False)."""
     where: list[ColumnElement[bool]] = [User.account_id == account.id, User.status != "deleted"]
     if user_type:
         where.append(User.user_type == user_type)
+    if paying is not None:
+        paying_type = User.user_type.in_(PAYING_TYPES)
+        where.append(paying_type if paying else ~paying_type)
     if status:
         where.append(User.status == status)
     if q:
@@ -82,6 +78,29 @@ def list_users(
         where.append(or_(User.display_name_key.like(pattern, escape="\\"),
                          User.email.like(pattern, escape="\\"),
                          User.user_name_key.like(pattern, escape="\\")))
+    return where
+
+
+def count_users(session: Session, account: Account, *, q: str | None = None,
+                user_type: str | None = None, status: str | None = None,
+                paying: bool | None = None) -> int:
+    """How many users the same filter of :func:`list_users` lists, over all its pages."""
+    where = _filters(account, q=q, user_type=user_type, status=status, paying=paying)
+    return int(session.scalar(select(func.count()).select_from(User).where(*where)) or 0)
+
+
+def list_users(
+    session: Session, account: Account, *, q: str | None = None, user_type: str | None = None,
+    status: str | None = None, paying: bool | None = None, sort: str = "name",
+    order: str = "asc", limit: int = 50, cursor: str | None = None,
+) -> UserPage:
+    """One page of the account's users (deleted users excluded)."""
+    if sort not in SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", field="sort")
+    if order not in ORDERS:
+        raise InvalidInput("order must be asc or desc", field="order")
+    col = _column(sort)
+    where = _filters(account, q=q, user_type=user_type, status=status, paying=paying)
     desc = order == "desc"
     # Segment order: NULLs ("no activity") first ascending, last descending.
     segments = ("value", "null") if desc else ("null", "value")
