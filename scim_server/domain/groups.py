@@ -230,9 +230,10 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _member_counts() -> Any:
+def _member_counts(account: Account) -> Any:
     return (
         select(GroupMember.group_id, func.count().label("n"))
+        .where(GroupMember.account_id == account.id)
         .group_by(GroupMember.group_id)
         .subquery()
     )
@@ -259,11 +260,12 @@ def scim_managed(session: Session, account: Account, group_ids: Sequence[str]) -
 
 
 def list_groups(session: Session, account: Account, *, q: str | None = None,
-                without_members: bool | None = None, limit: int = 50,
-                offset: int = 0) -> GroupPage:
+                without_members: bool | None = None, limit: int = 50, offset: int = 0,
+                empty_first: bool = False) -> GroupPage:
     """One page of the account's groups by name, with their member counts and the total of
     the filter: ``q`` searches the display name (case-insensitive substring),
-    ``without_members`` keeps only the empty groups (True) or only the others (False)."""
+    ``without_members`` keeps only the empty groups (True) or only the others (False);
+    ``empty_first`` lists the empty groups before the others (the admin UI's order)."""
     where: list[Any] = [Group.account_id == account.id]
     if q and q.strip():
         pattern = f"%{_escape_like(comparison_key(q.strip()))}%"
@@ -272,13 +274,17 @@ def list_groups(session: Session, account: Account, *, q: str | None = None,
         empty = empty_group()
         where.append(empty if without_members else ~empty)
     total = int(session.scalar(select(func.count()).select_from(Group).where(*where)) or 0)
-    counts = _member_counts()
+    counts = _member_counts(account)
+    members = func.coalesce(counts.c.n, 0)
+    order = [Group.display_name_key, Group.id]
+    if empty_first:
+        order.insert(0, members > 0)
     rows = session.execute(
-        select(Group.id, Group.display_name, Group.external_id, func.coalesce(counts.c.n, 0),
+        select(Group.id, Group.display_name, Group.external_id, members,
                Group.created_at, Group.modified_at)
         .outerjoin(counts, counts.c.group_id == Group.id)
         .where(*where)
-        .order_by(Group.display_name_key, Group.id)
+        .order_by(*order)
         .limit(limit)
         .offset(offset)
     ).all()
