@@ -276,7 +276,7 @@ def list_groups(session: Session, account: Account, *, q: str | None = None,
     total = int(session.scalar(select(func.count()).select_from(Group).where(*where)) or 0)
     counts = _member_counts(account)
     members = func.coalesce(counts.c.n, 0)
-    order = [Group.display_name_key, Group.id]
+    order: list[Any] = [Group.display_name_key, Group.id]
     if empty_first:
         order.insert(0, members > 0)
     rows = session.execute(
