@@ -315,6 +315,16 @@ FR: dict[str, str] = {
     "%(name)s will no longer be on duty at any time; the windows and exceptions of the schedule are deleted.": "%(name)s ne sera plus jamais de garde ; les créneaux et les exceptions du planning sont supprimés.",
     "The duty schedule of %(name)s was removed.": "Le planning de garde de %(name)s a été retiré.",
     "View who is on duty": "Voir qui est de garde",
+    # OAuth clients
+    "Copy this client secret now: it is shown only once.": "Copiez ce secret client maintenant : il n’est affiché qu’une fois.",
+    "Client ID": "Identifiant client",
+    "Client secret": "Secret client",
+    "Token endpoint": "Point de terminaison des jetons",
+    "Register an OAuth client": "Enregistrer un client OAuth",
+    "A script gets short-lived API tokens with the client credentials grant; it acts as the Admin it is registered for.": "Un script obtient des jetons d’API de courte durée avec l’octroi « client credentials » ; il agit au nom de l’Admin pour lequel il est enregistré.",
+    "Acting Admin (email)": "Admin représenté (e-mail)",
+    "Client label": "Libellé du client",
+    "Register": "Enregistrer",
     # API users
     "Credentials": "Identifiants",
     "Kind": "Sorte",

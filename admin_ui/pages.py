@@ -91,6 +91,27 @@ def issue_token() -> Any:
                                    "holder": user_label(holder)})
 
 
+@blueprint.post("/api-users/oauth-clients")
+def create_oauth_client() -> Any:
+    """Register an OAuth client (client credentials) acting as an active Admin; its secret is
+    rendered into this response only, as a token's is."""
+    email = (request.form.get("email") or "").strip()
+    name = (request.form.get("name") or "").strip()[:200] or None
+    values = {"email": email[:400], "name": name}
+    holder = find_user_by_email(email) if looks_like_email(email) else None
+    if holder is None:
+        return _api_users_page(client_values=values,
+                               client_error={"text": gettext("No user with that email.")}), 400
+    try:
+        client, secret = tokens.create_oauth_client(g.db, current().account, user_id=holder.id,
+                                                    name=name, actor=actor())
+    except DomainError as exc:
+        return (_api_users_page(client_values=values, client_error=refusal(exc)),
+                status_for(exc))
+    return _api_users_page(issued_client={"client_id": client.client_id, "secret": secret,
+                                          "name": name, "holder": user_label(holder)})
+
+
 def _revocable(credential_id: str, kind: str | None) -> tuple[Any, str]:
     """The token or OAuth client (the list says which kind) of the signed-in account."""
     account = current().account
