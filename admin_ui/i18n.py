@@ -325,6 +325,14 @@ FR: dict[str, str] = {
     "Acting Admin (email)": "Admin représenté (e-mail)",
     "Client label": "Libellé du client",
     "Register": "Enregistrer",
+    # resources and permissions: filters, paging, inherited permissions
+    "All kinds": "Toutes les sortes",
+    "Production": "Production",
+    "Production or not": "Production ou non",
+    "Production only": "Production seulement",
+    "Not production": "Hors production",
+    "Through groups only: %(n)s users": "Seulement par des groupes : %(n)s utilisateurs",
+    "No resource matches these filters.": "Aucune ressource ne correspond à ces filtres.",
     # API users
     "Credentials": "Identifiants",
     "Kind": "Sorte",

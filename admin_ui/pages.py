@@ -32,6 +32,7 @@ from scim_server.domain.users import get_user
 from scim_server.hub.api_users import list_api_users
 from scim_server.hub.permissions import permissions_overview
 from scim_server.hub.summary import hub_summary
+from scim_server.storage.domain_tables import RESOURCE_KINDS
 from scim_server.storage.models import User, utcnow
 
 LIST_SIZE = 50
@@ -151,10 +152,17 @@ def revoke_token(credential_id: str) -> Any:
 
 # --- Resources and permissions ---------------------------------------------------------------
 
+RESOURCES_PAGE = 20
+
+
 @blueprint.get("/resources")
 def resources() -> Any:
     offset = _offset()
-    page = permissions_overview(g.db, current().account, limit=LIST_SIZE, offset=offset)
+    kind = request.args.get("kind") or ""
+    kind = kind if kind in RESOURCE_KINDS else ""
+    production = {"yes": True, "no": False}.get(request.args.get("production") or "")
+    page = permissions_overview(g.db, current().account, limit=RESOURCES_PAGE, offset=offset,
+                                kind=kind or None, production=production)
     owner_ids = {uid for item in page.items for uid in item.owner_ids}
     owners = {}
     for uid in owner_ids:
@@ -162,8 +170,11 @@ def resources() -> Any:
             owners[uid] = get_user(g.db, current().account, uid)
         except NotFound:
             continue
+    filters = {"kind": kind or None,
+               "production": request.args.get("production") if production is not None else None}
     return render_template("admin/resources.html", page=page, owners=owners, offset=offset,
-                           size=LIST_SIZE, shown_targets=["transfer", "claim"])
+                           size=RESOURCES_PAGE, kinds=RESOURCE_KINDS, filters=filters,
+                           shown_targets=["transfer", "claim"])
 
 
 @blueprint.post("/resources/transfer")
