@@ -333,6 +333,10 @@ FR: dict[str, str] = {
     "Not production": "Hors production",
     "Through groups only: %(n)s users": "Seulement par des groupes : %(n)s utilisateurs",
     "No resource matches these filters.": "Aucune ressource ne correspond à ces filtres.",
+    # help topics
+    "Connecting your identity provider (SCIM): Okta and Entra ID": "Connecter votre fournisseur d’identité (SCIM) : Okta et Entra ID",
+    "Other topics:": "Autres sujets :",
+    "Other topics": "Autres sujets",
     # API users
     "Credentials": "Identifiants",
     "Kind": "Sorte",
