@@ -203,7 +203,8 @@ class GroupRow:
     created_at: dt.datetime
     modified_at: dt.datetime
     # Created or last changed through the SCIM door (or carrying an identity provider's
-    # externalId): the identity provider's next push overwrites changes made elsewhere.
+    # externalId): the identity provider's next push overwrites changes made elsewhere, even
+    # after a change made here.
     managed_by_identity_provider: bool
 
 
@@ -240,12 +241,14 @@ def _member_counts(account: Account) -> Any:
 
 
 def scim_managed(session: Session, account: Account, group_ids: Sequence[str]) -> set[str]:
-    """The groups whose last audited change came through the SCIM door (one grouped read on
-    the audit log's (account, target_type, target_id) index)."""
+    """The groups created or last changed through the SCIM door: their first or their last
+    audited change came from an identity provider (one grouped read on the audit log's
+    (account, target_type, target_id) index, then the two entries of each group)."""
     if not group_ids:
         return set()
-    last = (
-        select(AuditEntry.target_id, func.max(AuditEntry.id).label("last_id"))
+    ends = (
+        select(AuditEntry.target_id, func.min(AuditEntry.id).label("first_id"),
+               func.max(AuditEntry.id).label("last_id"))
         .where(AuditEntry.account_id == account.id, AuditEntry.target_type == "group",
                AuditEntry.target_id.in_(list(group_ids)))
         .group_by(AuditEntry.target_id)
@@ -253,7 +256,7 @@ def scim_managed(session: Session, account: Account, group_ids: Sequence[str]) -
     )
     rows = session.execute(
         select(AuditEntry.target_id)
-        .join(last, last.c.last_id == AuditEntry.id)
+        .join(ends, (ends.c.first_id == AuditEntry.id) | (ends.c.last_id == AuditEntry.id))
         .where(AuditEntry.door == "scim")
     ).scalars()
     return {str(r) for r in rows}

@@ -194,6 +194,10 @@ def test_groups_pushed_by_scim_are_marked_managed(app: Flask, api: Api, db: Any,
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "displayName", "value": "Renamed by IdP"}]})
     assert api.get(f"/groups/{here}").get_json()["managed_by_identity_provider"] is True
+    # A group the identity provider created stays its own after a change made here.
+    okta = pushed.get_json()["id"]
+    api.patch(f"/groups/{okta}", json={"display_name": "From Okta, renamed here"})
+    assert api.get(f"/groups/{okta}").get_json()["managed_by_identity_provider"] is True
 
 
 def test_deleting_a_group_removes_it_from_its_parents(api: Api, db: Any, seed: Seed):
