@@ -90,6 +90,8 @@ class AccountOut(Schema):
 
 
 class AccountPageOut(Schema):
+    total = fields.Integer(metadata={"description": "how many accounts there are, over all "
+                                                  "the pages"})
     accounts = fields.List(fields.Nested(AccountOut))
     next_cursor = fields.String(allow_none=True)
 
@@ -162,7 +164,7 @@ def list_accounts(query: dict[str, Any]) -> dict[str, Any]:
     page = operator.account_overviews(g.db, after=after, limit=query["limit"] + 1)
     more = len(page) > query["limit"]
     page = page[: query["limit"]]
-    return {"accounts": [operator.account_view(o) for o in page],
+    return {"total": operator.count_accounts(g.db), "accounts": [operator.account_view(o) for o in page],
             "next_cursor": _cursor_of(page[-1].account.name) if more else None}
 
 
