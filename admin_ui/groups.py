@@ -145,12 +145,15 @@ def add_member(group_id: str) -> Any:
                                    else gettext("No such user.")), target="members")
         return redirect(back)
     try:
-        group_service.add_member(g.db, current().account, group_id, user.id, actor=actor())
+        added = group_service.add_members(g.db, current().account, group_id, [user.id],
+                                          actor=actor())
     except DomainError as exc:
         flash_refusal(exc, target="members")
         return redirect(back)
-    flash_done(gettext("%(member)s was added to %(group)s.",
-                       member=user.display_name or user.email or user.id,
+    # Nothing changed (and nothing was audited) when they were in the group already.
+    message = ("%(member)s was added to %(group)s." if added
+               else "%(member)s is already a member of %(group)s.")
+    flash_done(gettext(message, member=user.display_name or user.email or user.id,
                        group=_group_or_404(group_id).display_name or group_id),
                target="members")
     return redirect(back)

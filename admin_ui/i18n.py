@@ -258,6 +258,7 @@ FR: dict[str, str] = {
     "Search members": "Rechercher des membres",
     "No such user.": "Utilisateur introuvable.",
     "%(member)s was added to %(group)s.": "%(member)s a été ajouté à %(group)s.",
+    "%(member)s is already a member of %(group)s.": "%(member)s est déjà membre de %(group)s.",
     "Delete %(group)s": "Supprimer %(group)s",
     "The group %(group)s will be deleted. Members: %(n)s; they stay users, but lose the permissions the group gives them. This cannot be undone.": "Le groupe %(group)s sera supprimé. Membres : %(n)s ; ils restent utilisateurs, mais perdent les permissions que le groupe leur donne. Cette action est irréversible.",
     "An identity provider manages this group: its next push may create it again.": "Un fournisseur d’identité gère ce groupe : son prochain envoi peut le recréer.",

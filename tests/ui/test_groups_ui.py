@@ -142,6 +142,14 @@ def test_add_a_member_by_searching_a_name_or_an_email(admin_client: FlaskClient,
     with _db(ui_app) as session:
         assert set(session.scalars(select(GroupMember.member_id).where(
             GroupMember.group_id == gid))) == {alice, bob}
+    # Adding someone already in changes nothing and logs nothing.
+    with _db(ui_app) as session:
+        audited = session.query(AuditEntry).filter(AuditEntry.target_id == gid).count()
+    _post(admin_client, f"/admin/groups/{gid}/members", {"user_id": alice})
+    assert "Alice Martin is already a member of Team." in admin_client.get(
+        f"/admin/groups/{gid}").get_data(as_text=True)
+    with _db(ui_app) as session:
+        assert session.query(AuditEntry).filter(AuditEntry.target_id == gid).count() == audited
     # An id of another account is refused like an unknown one.
     _post(admin_client, f"/admin/groups/{gid}/members",
           {"user_id": seeded.other_users["zed@globex.io"]})
