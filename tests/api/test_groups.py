@@ -216,3 +216,57 @@ def test_hub_links_to_the_groups_list(api: Api):
     assert api.get(links["list"].removeprefix("/api/v1")).status_code == 200
     empty = api.get(links["without_members"].removeprefix("/api/v1")).get_json()
     assert empty["total"] == 1
+
+
+def test_deleting_while_members_are_added_leaves_no_orphan(app: Flask, api: Api, db: Any,
+                                                          seed: Seed, database_url: str):
+    # PostgreSQL runs the requests side by side (SQLite has one writer at a time): a delete
+    # racing adds of members always deletes (it takes no precondition), leaves no membership
+    # row of the deleted group, and no request gets a 500.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time")
+    import threading
+
+    users = [add_user(db, seed, f"c{i:02d}") for i in range(20)]
+    errors: list[BaseException] = []
+    statuses: list[int] = []
+
+    def add(gid: str, ids: list[str], barrier: threading.Barrier) -> None:
+        try:
+            client = Api(app.test_client(), api.token)
+            barrier.wait()
+            for uid in ids:
+                statuses.append(client.post(f"/groups/{gid}/members",
+                                            json={"member_ids": [uid]}).status_code)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    def delete(gid: str, barrier: threading.Barrier) -> None:
+        try:
+            client = Api(app.test_client(), api.token)
+            barrier.wait()
+            # No precondition: the group is deleted whatever the adds did meanwhile.
+            statuses.append(client.delete(f"/groups/{gid}").status_code)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    for round_ in range(5):
+        gid = new_group(api, f"Race {round_}")
+        barrier = threading.Barrier(3)
+        threads = [threading.Thread(target=add, args=(gid, users[:10], barrier)),
+                   threading.Thread(target=add, args=(gid, users[10:], barrier)),
+                   threading.Thread(target=delete, args=(gid, barrier))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not errors, errors
+        db.expire_all()
+        from scim_server.storage.models import Group, GroupMember
+
+        assert db.get(Group, gid) is None
+        assert db.scalars(select(GroupMember).where(GroupMember.group_id == gid)).all() == []
+        assert api.get(f"/groups/{gid}").status_code == 404
+    # Each add landed before the delete (200) or found the group gone (404).
+    assert set(statuses) <= {200, 204, 404}, statuses
+    assert statuses.count(204) == 5, statuses
