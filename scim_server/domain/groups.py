@@ -22,7 +22,7 @@ from scim_server.domain import events
 from scim_server.domain.actors import Actor, as_utc
 from scim_server.domain.audit import record_audit
 from scim_server.domain.documents import comparison_key
-from scim_server.domain.errors import NotFound, RuleViolation, Severity
+from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
 from scim_server.hub.summary import group_is_empty as empty_group
 from scim_server.storage.conversion import group_fields, resource_of
 from scim_server.storage.domain_tables import AuditEntry
@@ -133,6 +133,8 @@ def add_members(session: Session, account: Account, group_id: str, member_ids: S
 
     All or nothing: an id that is no user or group of this account refuses the whole change
     (NotFound), whichever account it belongs to."""
+    if group_id in member_ids:
+        raise InvalidInput("a group cannot be a member of itself", field="member_ids")
     scope = _scope(session, account)
     _touch(scope, group_id)
     unknown, added = Members(scope).add_delta(group_id, list(member_ids))

@@ -152,6 +152,9 @@ def test_bad_inputs_are_problems(api: Api):
     gid = new_group(api, "G")
     answer = api.post(f"/groups/{gid}/members", json={"member_ids": []})
     assert answer.status_code == 400
+    itself = api.post(f"/groups/{gid}/members", json={"member_ids": [gid]})
+    assert itself.status_code == 400 and "member_ids" in itself.get_json()["errors"]
+    assert api.get(f"/groups/{gid}").get_json()["members"] == 0
 
 
 def test_another_accounts_group_is_not_found(api: Api, other_api: Api, db: Any, seed: Seed):
