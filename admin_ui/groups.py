@@ -1,4 +1,6 @@
-"""The Groups page: every group (empty ones first), create, rename, members.
+"""The Groups page: every group (empty ones first), search, create, rename, delete (confirmed
+first), members paged, a member added by searching a name or an email; groups an identity
+provider manages are marked, since its next push overwrites changes made here.
 
 Writes go through the domain's group service (``domain.groups``), which writes with the
 statements the SCIM door runs and audits with the UI as the door.
@@ -9,44 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, g, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from admin_ui import blueprint
 from admin_ui.common import actor, find_user_by_email, flash_done, flash_refusal, looks_like_email
 from admin_ui.i18n import gettext
 from admin_ui.security import current
 from scim_server.domain import groups as group_service
+from scim_server.domain.directory import list_users
 from scim_server.domain.errors import DomainError, InvalidInput, RuleViolation
-from scim_server.storage.models import Group, GroupMember
+from scim_server.storage.models import Group, GroupMember, User
 
 PAGE = 100
+MEMBERS_PAGE = 50
+CANDIDATES = 10
 MAX_NAME = 200
-
-
-def _list_groups(offset: int) -> tuple[int, list[tuple[str, str | None, int]]]:
-    """(total, rows of id, name, member count): empty groups first, then by name.
-
-    A read model the hub does not have yet (its card lists only the first empty groups); one
-    grouped query over ``group_members``' primary key, paged."""
-    account_id = current().account.id
-    count = (
-        select(GroupMember.group_id, func.count().label("n"))
-        .where(GroupMember.account_id == account_id)
-        .group_by(GroupMember.group_id)
-        .subquery()
-    )
-    members = func.coalesce(count.c.n, 0)
-    rows = g.db.execute(
-        select(Group.id, Group.display_name, members)
-        .outerjoin(count, count.c.group_id == Group.id)
-        .where(Group.account_id == account_id)
-        .order_by((members > 0), Group.display_name_key, Group.id)
-        .limit(PAGE)
-        .offset(offset)
-    ).all()
-    total = g.db.scalar(select(func.count()).select_from(Group)
-                        .where(Group.account_id == account_id)) or 0
-    return int(total), [(r[0], r[1], int(r[2])) for r in rows]
 
 
 def _name_field() -> str:
@@ -65,15 +44,25 @@ def _name_refusal(exc: DomainError, name: str, target: str) -> None:
     flash_refusal(exc, target=target)
 
 
+def _offset() -> int:
+    try:
+        return max(0, min(int(request.args.get("offset") or 0), 10_000_000))
+    except ValueError:
+        return 0
+
+
+def _search() -> str:
+    return (request.args.get("q") or "").strip()[:MAX_NAME]
+
+
 @blueprint.get("/groups")
 def groups() -> Any:
-    try:
-        offset = max(0, int(request.args.get("offset") or 0))
-    except ValueError:
-        offset = 0
-    total, rows = _list_groups(offset)
-    return render_template("admin/groups.html", rows=rows, total=total, offset=offset,
-                           size=PAGE, shown_targets=["new-group", *[r[0] for r in rows]])
+    offset, q = _offset(), _search()
+    page = group_service.list_groups(g.db, current().account, q=q or None, limit=PAGE,
+                                     offset=offset, empty_first=True)
+    return render_template("admin/groups.html", rows=page.groups, total=page.total,
+                           offset=offset, size=PAGE, q=q,
+                           shown_targets=["new-group", *[r.id for r in page.groups]])
 
 
 @blueprint.post("/groups")
@@ -118,32 +107,78 @@ def _group_or_404(group_id: str) -> Group:
 @blueprint.get("/groups/<group_id>")
 def group(group_id: str) -> Any:
     grp = _group_or_404(group_id)
-    members = g.db.execute(
-        select(GroupMember.member_id, GroupMember.member_type, GroupMember.display)
-        .where(GroupMember.group_id == grp.id, GroupMember.account_id == grp.account_id)
-        .order_by(GroupMember.display, GroupMember.member_id)
-        .limit(500)
-    ).all()
-    return render_template("admin/group.html", group=grp, members=members,
-                           shown_targets=["members"])
+    account = current().account
+    offset, q = _offset(), _search()
+    row = group_service.get_group(g.db, account, group_id)
+    members = group_service.list_members(g.db, account, group_id, limit=MEMBERS_PAGE,
+                                         offset=offset, q=q or None)
+    find = (request.args.get("find") or "").strip()[:MAX_NAME]
+    candidates: list[Any] = []
+    if find:
+        # Who the search names, and whether each is in the group already (one read).
+        found = list_users(g.db, account, q=find, limit=CANDIDATES).users
+        inside = set(g.db.scalars(select(GroupMember.member_id).where(
+            GroupMember.account_id == account.id, GroupMember.group_id == group_id,
+            GroupMember.member_id.in_([u.id for u in found]))))
+        candidates = [(u, u.id in inside) for u in found]
+    return render_template("admin/group.html", group=grp, row=row, members=members.members,
+                           members_total=members.total, offset=offset, size=MEMBERS_PAGE, q=q,
+                           find=find, candidates=candidates, shown_targets=["members"])
 
 
 @blueprint.post("/groups/<group_id>/members")
 def add_member(group_id: str) -> Any:
     _group_or_404(group_id)
-    email = (request.form.get("email") or "").strip()
-    user = find_user_by_email(email) if looks_like_email(email) else None
     back = url_for("admin_ui.group", group_id=group_id)
+    user_id = (request.form.get("user_id") or "").strip()
+    email = (request.form.get("email") or "").strip()
+    user = None
+    if user_id:
+        user = g.db.get(User, user_id[:64])
+        if user is not None and (user.account_id != current().account.id
+                                 or user.status == "deleted"):
+            user = None
+    elif looks_like_email(email):
+        user = find_user_by_email(email)
     if user is None:
-        flash_refusal(InvalidInput(gettext("No user with that email.")), target="members")
+        flash_refusal(InvalidInput(gettext("No user with that email.") if email and not user_id
+                                   else gettext("No such user.")), target="members")
         return redirect(back)
     try:
-        group_service.add_member(g.db, current().account, group_id, user.id, actor=actor())
+        added = group_service.add_members(g.db, current().account, group_id, [user.id],
+                                          actor=actor())
     except DomainError as exc:
         flash_refusal(exc, target="members")
         return redirect(back)
-    flash_done(gettext("Member added."), target="members")
+    # Nothing changed (and nothing was audited) when they were in the group already.
+    message = ("%(member)s was added to %(group)s." if added
+               else "%(member)s is already a member of %(group)s.")
+    flash_done(gettext(message, member=user.display_name or user.email or user.id,
+                       group=_group_or_404(group_id).display_name or group_id),
+               target="members")
     return redirect(back)
+
+
+@blueprint.get("/groups/<group_id>/delete")
+def confirm_delete_group(group_id: str) -> Any:
+    """What deleting the group does, before it does: its name, its members, and whether an
+    identity provider manages it."""
+    _group_or_404(group_id)
+    row = group_service.get_group(g.db, current().account, group_id)
+    return render_template("admin/group_delete.html", row=row)
+
+
+@blueprint.post("/groups/<group_id>/delete")
+def delete_group(group_id: str) -> Any:
+    grp = _group_or_404(group_id)
+    name = grp.display_name or grp.id
+    try:
+        group_service.delete_group(g.db, current().account, group_id, actor=actor())
+    except DomainError as exc:
+        flash_refusal(exc, target="new-group")
+        return redirect(url_for("admin_ui.groups"))
+    flash_done(gettext("Group %(name)s was deleted.", name=name), target="new-group")
+    return redirect(url_for("admin_ui.groups"))
 
 
 def _membership_or_404(group: Group, member_id: str) -> Any:

@@ -30,6 +30,7 @@ from scim_server.domain.users import get_user
 from scim_server.hub.api_users import list_api_users
 from scim_server.hub.permissions import permissions_overview
 from scim_server.hub.summary import hub_summary
+from scim_server.storage.domain_tables import RESOURCE_KINDS
 from scim_server.storage.models import User, utcnow
 
 LIST_SIZE = 50
@@ -89,6 +90,27 @@ def issue_token() -> Any:
                                    "holder": user_label(holder)})
 
 
+@blueprint.post("/api-users/oauth-clients")
+def create_oauth_client() -> Any:
+    """Register an OAuth client (client credentials) acting as an active Admin; its secret is
+    rendered into this response only, as a token's is."""
+    email = (request.form.get("email") or "").strip()
+    name = (request.form.get("name") or "").strip()[:200] or None
+    values = {"email": email[:400], "name": name}
+    holder = find_user_by_email(email) if looks_like_email(email) else None
+    if holder is None:
+        return _api_users_page(client_values=values,
+                               client_error={"text": gettext("No user with that email.")}), 400
+    try:
+        client, secret = tokens.create_oauth_client(g.db, current().account, user_id=holder.id,
+                                                    name=name, actor=actor())
+    except DomainError as exc:
+        return (_api_users_page(client_values=values, client_error=refusal(exc)),
+                status_for(exc))
+    return _api_users_page(issued_client={"client_id": client.client_id, "secret": secret,
+                                          "name": name, "holder": user_label(holder)})
+
+
 def _revocable(credential_id: str, kind: str | None) -> tuple[Any, str]:
     """The token or OAuth client (the list says which kind) of the signed-in account."""
     account = current().account
@@ -128,10 +150,17 @@ def revoke_token(credential_id: str) -> Any:
 
 # --- Resources and permissions ---------------------------------------------------------------
 
+RESOURCES_PAGE = 20
+
+
 @blueprint.get("/resources")
 def resources() -> Any:
     offset = _offset()
-    page = permissions_overview(g.db, current().account, limit=LIST_SIZE, offset=offset)
+    kind = request.args.get("kind") or ""
+    kind = kind if kind in RESOURCE_KINDS else ""
+    production = {"yes": True, "no": False}.get(request.args.get("production") or "")
+    page = permissions_overview(g.db, current().account, limit=RESOURCES_PAGE, offset=offset,
+                                kind=kind or None, production=production)
     owner_ids = {uid for item in page.items for uid in item.owner_ids}
     owners = {}
     for uid in owner_ids:
@@ -139,8 +168,11 @@ def resources() -> Any:
             owners[uid] = get_user(g.db, current().account, uid)
         except NotFound:
             continue
+    filters = {"kind": kind or None,
+               "production": request.args.get("production") if production is not None else None}
     return render_template("admin/resources.html", page=page, owners=owners, offset=offset,
-                           size=LIST_SIZE, shown_targets=["transfer", "claim"])
+                           size=RESOURCES_PAGE, kinds=RESOURCE_KINDS, filters=filters,
+                           shown_targets=["transfer", "claim"])
 
 
 @blueprint.post("/resources/transfer")

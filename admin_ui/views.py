@@ -1,3 +1,3 @@
 """Imports every module that adds routes to the admin UI's blueprint."""
 
-from admin_ui import audit, auth, groups, pages, settings, users, webhooks  # noqa: F401
+from admin_ui import audit, auth, duty, groups, help, pages, settings, users, webhooks  # noqa: F401

@@ -198,7 +198,11 @@ def error_response(status: int, detail: str, scim_type: str | None,
         resp = jsonify(body)
         resp.content_type = "application/scim+json"
     else:
-        resp = jsonify({"type": "about:blank", "title": detail, "status": status, "detail": detail})
+        # The JSON doors' one problem type scheme (imported here: the API is a door above).
+        from scim_server.api.problems import problem_type
+
+        resp = jsonify({"type": problem_type(status), "title": detail, "status": status,
+                        "detail": detail})
         resp.content_type = "application/problem+json"
     resp.status_code = status
     for key, value in (headers or {}).items():

@@ -42,11 +42,12 @@ def hub_view() -> Any:
     doc = dataclasses.asdict(summary)
     users = url_for("api_v1.list_users_view")
     doc["operators"]["links"] = {"list": users, "active": f"{users}?status=active"}
-    # The admin API has no group listing; the SCIM door's is the full list.
-    doc["operator_groups"]["links"] = {"list": "/scim/v2/Groups"}
+    groups = url_for("api_v1.list_groups_view")
+    doc["operator_groups"]["links"] = {"list": groups,
+                                       "without_members": f"{groups}?without_members=true"}
     doc["api_users"]["links"] = {"list": url_for("api_v1.hub_api_users_view")}
     doc["on_duty"]["links"] = {"list": url_for("api_v1.hub_on_duty_view")}
-    doc["seats"]["links"] = {"paying": f"{users}?status=active", "operators": users}
+    doc["seats"]["links"] = {"paying": f"{users}?status=active&paying=true", "operators": users}
     doc["resources"]["links"] = {
         "list": url_for("api_v1.list_resources_view"),
         "permissions": url_for("api_v1.hub_permissions_view"),

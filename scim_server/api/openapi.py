@@ -31,7 +31,7 @@ def new_spec(title: str, description: str, server: str) -> APISpec:
 
 @lru_cache(maxsize=1)
 def build_document() -> dict[str, Any]:
-    spec = new_spec("SCIM server admin API", "Admin JSON API: users, lifecycle, resources, "
+    spec = new_spec("SCIM server admin API", "Admin JSON API: users, lifecycle, groups, resources, "
                     "audit log and tokens. Errors are RFC 9457 problem bodies; account rule "
                     "refusals carry `rule`.", "/api/v1")
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
@@ -54,7 +54,9 @@ def document_of(spec: APISpec, door: Door, security: list[dict[str, Any]]) -> di
         if op.query is not None:
             params.append({"in": "query", "schema": op.query})
         responses: dict[str, Any] = {}
-        if op.response is not None:
+        if op.success is not None:
+            responses[str(op.status)] = op.success
+        elif op.response is not None:
             responses[str(op.status)] = {"description": "Success",
                                          "content": {"application/json": {"schema": op.response}}}
         elif op.raw:
@@ -74,9 +76,9 @@ def document_of(spec: APISpec, door: Door, security: list[dict[str, Any]]) -> di
             # RFC 6749 §5.2: invalid_client is a 401 (an OAuth error body, not a problem).
             responses["401"] = {"description": "Unknown client or bad secret",
                                 "content": {"application/json": {"schema": {"type": "object"}}}}
-        else:
-            # Any operation can name what is not in the account: an id in its path, query or
-            # body, or a token (an invitation, a confirmation link).
+        elif op.not_found if op.not_found is not None else bool(_PATH_PARAM.search(op.rule)):
+            # What the path names, or an id or a token of the body (not_found=True), is not in
+            # the account.
             responses["404"] = {"description": "Not found in this account", "content": PROBLEM}
         if op.rules:
             responses["409"] = {"description": "Refused by a rule", "content": PROBLEM}
@@ -110,6 +112,11 @@ def document_of(spec: APISpec, door: Door, security: list[dict[str, Any]]) -> di
     return spec.to_dict()
 
 
-@operation("/openapi.json", "GET", summary="This document", tag="misc", public=True, raw=True)
+DOCUMENT = {"description": "This OpenAPI 3.1 document",
+            "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+@operation("/openapi.json", "GET", summary="This document", tag="misc", public=True,
+           success=DOCUMENT)
 def openapi_view() -> Any:
     return jsonify(build_document())

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, current_app, g, jsonify, request
 from marshmallow import RAISE, Schema, fields, validate
 
-from scim_server.api.openapi import document_of, new_spec
+from scim_server.api.openapi import DOCUMENT, document_of, new_spec
 from scim_server.api.problems import ApiProblem, answer_with_problems
 from scim_server.api.routing import Door
 from scim_server.domain import accounts as operator
@@ -90,6 +90,8 @@ class AccountOut(Schema):
 
 
 class AccountPageOut(Schema):
+    total = fields.Integer(metadata={"description": "how many accounts there are, over all "
+                                                  "the pages"})
     accounts = fields.List(fields.Nested(AccountOut))
     next_cursor = fields.String(allow_none=True)
 
@@ -162,7 +164,7 @@ def list_accounts(query: dict[str, Any]) -> dict[str, Any]:
     page = operator.account_overviews(g.db, after=after, limit=query["limit"] + 1)
     more = len(page) > query["limit"]
     page = page[: query["limit"]]
-    return {"accounts": [operator.account_view(o) for o in page],
+    return {"total": operator.count_accounts(g.db), "accounts": [operator.account_view(o) for o in page],
             "next_cursor": _cursor_of(page[-1].account.name) if more else None}
 
 
@@ -233,7 +235,7 @@ def build_document() -> dict[str, Any]:
 
 
 @PLATFORM.operation("/openapi.json", "GET", summary="This document", tag="misc", public=True,
-                    raw=True)
+                    success=DOCUMENT)
 def openapi_view() -> Any:
     return jsonify(build_document())
 

@@ -31,6 +31,10 @@ class Operation:
     public: bool
     rules: tuple[str, ...] = field(default_factory=tuple)
     raw: bool = False
+    # Whether the operation can answer 404 (None: when its path names something).
+    not_found: bool | None = None
+    # The success answer as the document says it, when no response schema describes it.
+    success: dict[str, Any] | None = None
 
 
 def _read_json() -> Any:
@@ -75,7 +79,9 @@ class Door:
     def operation(self, rule: str, method: str, *, summary: str, tag: str,
                   body: type[Schema] | None = None, query: type[Schema] | None = None,
                   response: type[Schema] | None = None, status: int = 200, public: bool = False,
-                  rules: tuple[str, ...] = (), raw: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                  rules: tuple[str, ...] = (), raw: bool = False, not_found: bool | None = None,
+                  success: dict[str, Any] | None = None,
+                  ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(view)
             def wrapper(**path: Any) -> Any:
@@ -110,7 +116,7 @@ class Door:
             if public:
                 self.public_endpoints.add(f"{self.blueprint.name}.{endpoint}")
             self.operations.append(Operation(rule, method, summary, tag, body, query, response, status,
-                                        public, rules, raw))
+                                        public, rules, raw, not_found, success))
             return wrapper
 
         return decorator

@@ -33,6 +33,8 @@ class UserListQuery(Strict):
     q = Str(validate=validate.Length(1, 200))
     user_type = Str(validate=validate.OneOf(USER_TYPES))
     status = Str(validate=validate.OneOf(STATUSES))
+    paying = fields.Boolean(metadata={"description": "true: only the types that take a seat "
+                                                    "(Admin, Member); false: only the others"})
     sort = Str(load_default="name", validate=validate.OneOf(SORTS))
     order = Str(load_default="asc", validate=validate.OneOf(ORDERS))
     limit = _limit()
@@ -96,10 +98,12 @@ class DeleteQuery(Strict):
 
 
 class BulkRequest(Strict):
-    # The length limit is the rule bulk.too_many, checked by the domain; this bound only keeps
-    # absurd bodies out.
+    # The document says the rule's bound (bulk.too_many, BULK_MAX), so that a client reading
+    # it learns the limit; longer lists still reach the domain, which refuses them with the
+    # rule's id rather than an anonymous schema error.
     user_ids = fields.List(Str(validate=validate.Length(1, 64)), required=True,
-                           validate=validate.Length(1, 10 * BULK_MAX))
+                           validate=validate.Length(1, 10 * BULK_MAX),
+                           metadata={"maxItems": BULK_MAX, "minItems": 1})
     user_type = Str(validate=validate.Length(1, 40))
     status = Str(validate=validate.OneOf(("active", "inactive")))
 
@@ -199,6 +203,8 @@ class UserOut(Schema):
 
 
 class UserPageOut(Schema):
+    total = fields.Integer(metadata={"description": "how many the filter matches, over all "
+                                                  "its pages"})
     users = fields.List(fields.Nested(UserOut))
     next_cursor = Str(allow_none=True)
 
@@ -243,6 +249,8 @@ class ResourceOut(Schema):
 
 
 class ResourceListOut(Schema):
+    total = fields.Integer(metadata={"description": "how many the filter matches, over all "
+                                                  "its pages"})
     resources = fields.List(fields.Nested(ResourceOut))
     next_after = Str(allow_none=True)
 
@@ -300,6 +308,8 @@ class EventListOut(Schema):
 
 
 class AuditListOut(Schema):
+    total = fields.Integer(metadata={"description": "how many the filter matches, over all "
+                                                  "its pages"})
     entries = fields.List(fields.Nested(AuditOut))
     next_before_id = fields.Integer(allow_none=True)
 
@@ -364,13 +374,95 @@ class OutboxOut(Schema):
 
 
 class OutboxListOut(Schema):
+    total = fields.Integer(metadata={"description": "how many the filter matches, over all "
+                                                  "its pages"})
     messages = fields.List(fields.Nested(OutboxOut))
 
 
 class Problem(Schema):
-    type = Str()
+    type = Str(metadata={"description": "urn:scim-server:problem:<kind> (invalid-input, "
+                         "unauthorized, forbidden, not-found, method-not-allowed, conflict, "
+                         "body-too-large, too-many-requests, unavailable, ...), or "
+                         "urn:scim-server:problem:rule:<rule id> for an account rule's refusal"})
     title = Str()
     status = fields.Integer()
     detail = Str()
     rule = Str(metadata={"description": "The stable id of the account rule that refused."})
     errors = fields.Dict(metadata={"description": "Messages per field."})
+
+
+# --- groups ------------------------------------------------------------------------------------
+
+class GroupListQuery(Strict):
+    q = Str(validate=validate.Length(1, 200),
+            metadata={"description": "a part of the display name, any case"})
+    without_members = fields.Boolean(
+        metadata={"description": "true: only the groups without members; false: only the others"})
+    limit = _limit()
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
+
+
+class GroupCreate(Strict):
+    display_name = Str(required=True, validate=validate.Length(1, 400))
+
+
+class GroupRename(Strict):
+    display_name = Str(required=True, validate=validate.Length(1, 400))
+
+
+class GroupQuery(Strict):
+    members_limit = _limit()
+    members_offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
+
+
+class MemberListQuery(Strict):
+    limit = _limit()
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
+
+
+class MemberIds(Strict):
+    member_ids = fields.List(Str(validate=validate.Length(1, 64)), required=True,
+                             validate=validate.Length(1, 1000),
+                             metadata={"description": "ids of users (or groups) of the account"})
+
+
+class GroupOut(Schema):
+    id = Str()
+    display_name = Str(allow_none=True)
+    external_id = Str(allow_none=True)
+    members = fields.Integer(metadata={"description": "the number of members"})
+    managed_by_identity_provider = fields.Boolean(metadata={
+        "description": "created or last changed through SCIM (or holding an externalId): the "
+                       "identity provider's next push overwrites changes made here"})
+    created_at = fields.DateTime()
+    modified_at = fields.DateTime()
+
+
+class GroupPageOut(Schema):
+    total = fields.Integer()
+    offset = fields.Integer()
+    limit = fields.Integer()
+    groups = fields.List(fields.Nested(GroupOut))
+
+
+class MemberOut(Schema):
+    id = Str()
+    type = Str(metadata={"description": "User or Group"})
+    display = Str(allow_none=True)
+
+
+class MemberPageOut(Schema):
+    total = fields.Integer()
+    offset = fields.Integer()
+    limit = fields.Integer()
+    items = fields.List(fields.Nested(MemberOut))
+
+
+class GroupDetailOut(GroupOut):
+    member_page = fields.Nested(MemberPageOut)
+
+
+class MembersChangedOut(Schema):
+    changed = fields.List(Str(), metadata={"description": "the ids added (or removed); ids "
+                                           "already in (or not in) the group are left out"})
+    group = fields.Nested(GroupOut)

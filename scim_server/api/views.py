@@ -6,20 +6,23 @@ from typing import Any
 
 from flask import current_app, g
 from marshmallow import Schema
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from scim_server.api import schemas as s
 from scim_server.api.auth import oauth_server
 from scim_server.api.routing import operation
 from scim_server.domain import accounts, audit, events, resources, tokens, users
-from scim_server.domain.directory import list_users
+from scim_server.domain import groups as group_service
+from scim_server.domain.directory import count_users, list_users
 from scim_server.domain.documents import email_as_sent, read_profile
+from scim_server.domain.errors import NotFound
 from scim_server.domain.mail import Mailer, mailer_for
 from scim_server.settings import Settings
 from scim_server.storage.domain_tables import OutboxEmail
 from scim_server.storage.models import Account, User
 
-USERS, RES, AUDIT, TOKENS, MISC = "users", "resources", "audit", "tokens", "misc"
+USERS, GROUPS, RES, AUDIT, TOKENS, MISC = (
+    "users", "groups", "resources", "audit", "tokens", "misc")
 
 
 def _settings() -> Settings:
@@ -84,7 +87,9 @@ def _own_account() -> Any:
            tag=USERS, query=s.UserListQuery, response=s.UserPageOut)
 def list_users_view(query: dict[str, Any]) -> Any:
     page = list_users(g.db, g.account, **query)
-    return {"users": [user_out(u) for u in page.users], "next_cursor": page.next_cursor}
+    filters = {k: query.get(k) for k in ("q", "user_type", "status", "paying")}
+    return {"total": count_users(g.db, g.account, **filters),
+            "users": [user_out(u) for u in page.users], "next_cursor": page.next_cursor}
 
 
 @operation("/users/<user_id>", "GET", summary="Read a user", tag=USERS, response=s.UserOut)
@@ -111,7 +116,7 @@ def invite_view(body: dict[str, Any]) -> Any:
 
 @operation("/invitations/accept", "POST", summary="Accept an invitation (the token is the "
            "credential)", tag=USERS, body=s.TokenRequest, response=s.AcceptedOut, public=True,
-           rules=("seats.exceeded",))
+           rules=("seats.exceeded",), not_found=True)
 def accept_view(body: dict[str, Any]) -> Any:
     return users.accept_invitation(g.db, token=body["token"])
 
@@ -162,7 +167,7 @@ def email_change_view(user_id: str, body: dict[str, Any]) -> Any:
 
 @operation("/email-changes/confirm", "POST", summary="Confirm an email change (the token is "
            "the credential)", tag=USERS, body=s.TokenRequest, response=s.AcceptedOut,
-           public=True, rules=("email.confirmation_required",))
+           public=True, rules=("email.confirmation_required",), not_found=True)
 def confirm_email_view(body: dict[str, Any]) -> Any:
     return users.confirm_email_change(g.db, token=body["token"])
 
@@ -192,6 +197,93 @@ def transfer_view(user_id: str, body: dict[str, Any]) -> Any:
     return {"resource_ids": moved}
 
 
+# --- groups ------------------------------------------------------------------------------------
+
+def group_out(row: group_service.GroupRow) -> dict[str, Any]:
+    return _fields(row, s.GroupOut)
+
+
+def _member_page(group_id: str, limit: int, offset: int) -> dict[str, Any]:
+    page = group_service.list_members(g.db, g.account, group_id, limit=limit, offset=offset)
+    return {"total": page.total, "offset": offset, "limit": limit,
+            "items": [_fields(m, s.MemberOut) for m in page.members]}
+
+
+@operation("/groups", "GET", summary="List groups by name: search the display name, keep the "
+           "groups without members, offset paging with the total", tag=GROUPS,
+           query=s.GroupListQuery, response=s.GroupPageOut)
+def list_groups_view(query: dict[str, Any]) -> Any:
+    page = group_service.list_groups(g.db, g.account, q=query.get("q"),
+                                     without_members=query.get("without_members"),
+                                     limit=query["limit"], offset=query["offset"])
+    return {"total": page.total, "offset": query["offset"], "limit": query["limit"],
+            "groups": [group_out(row) for row in page.groups]}
+
+
+@operation("/groups", "POST", summary="Create an empty group", tag=GROUPS, body=s.GroupCreate,
+           response=s.GroupOut, status=201, rules=("group.name_taken",))
+def create_group_view(body: dict[str, Any]) -> Any:
+    group_id = group_service.create_group(g.db, g.account, body["display_name"], actor=g.actor)
+    return group_out(group_service.get_group(g.db, g.account, group_id))
+
+
+@operation("/groups/<group_id>", "GET", summary="Read a group with one page of its members "
+           "(by name)", tag=GROUPS, query=s.GroupQuery, response=s.GroupDetailOut)
+def get_group_view(group_id: str, query: dict[str, Any]) -> Any:
+    row = group_service.get_group(g.db, g.account, group_id)
+    return {**group_out(row),
+            "member_page": _member_page(group_id, query["members_limit"],
+                                        query["members_offset"])}
+
+
+@operation("/groups/<group_id>/members", "GET", summary="One page of a group's members (by "
+           "name), with the total", tag=GROUPS, query=s.MemberListQuery,
+           response=s.MemberPageOut)
+def list_members_view(group_id: str, query: dict[str, Any]) -> Any:
+    group_service.get_group(g.db, g.account, group_id)
+    return _member_page(group_id, query["limit"], query["offset"])
+
+
+@operation("/groups/<group_id>", "PATCH", summary="Rename a group", tag=GROUPS,
+           body=s.GroupRename, response=s.GroupOut, rules=("group.name_taken",))
+def rename_group_view(group_id: str, body: dict[str, Any]) -> Any:
+    group_service.rename_group(g.db, g.account, group_id, body["display_name"], actor=g.actor)
+    return group_out(group_service.get_group(g.db, g.account, group_id))
+
+
+@operation("/groups/<group_id>", "DELETE", summary="Delete a group (its members stay users; "
+           "its permission grants go)", tag=GROUPS, status=204)
+def delete_group_view(group_id: str) -> Any:
+    group_service.delete_group(g.db, g.account, group_id, actor=g.actor)
+
+
+@operation("/groups/<group_id>/members", "POST", summary="Add members (users or groups of "
+           "the account); all or nothing", tag=GROUPS, body=s.MemberIds,
+           response=s.MembersChangedOut)
+def add_members_view(group_id: str, body: dict[str, Any]) -> Any:
+    added = group_service.add_members(g.db, g.account, group_id, body["member_ids"],
+                                      actor=g.actor)
+    return {"changed": added, "group": group_out(group_service.get_group(g.db, g.account,
+                                                                         group_id))}
+
+
+@operation("/groups/<group_id>/members/remove", "POST", summary="Remove members", tag=GROUPS,
+           body=s.MemberIds, response=s.MembersChangedOut)
+def remove_members_view(group_id: str, body: dict[str, Any]) -> Any:
+    removed = group_service.remove_members(g.db, g.account, group_id, body["member_ids"],
+                                           actor=g.actor)
+    return {"changed": removed, "group": group_out(group_service.get_group(g.db, g.account,
+                                                                           group_id))}
+
+
+@operation("/groups/<group_id>/members/<member_id>", "DELETE", summary="Remove one member",
+           tag=GROUPS, status=204)
+def remove_member_view(group_id: str, member_id: str) -> Any:
+    if not group_service.remove_members(g.db, g.account, group_id, [member_id],
+                                        actor=g.actor):
+        raise NotFound(f"{member_id} is not a member of group {group_id}")
+
+
 # --- resources ---------------------------------------------------------------------------------
 
 def resource_out(view: resources.ResourceView) -> dict[str, Any]:
@@ -208,12 +300,14 @@ def list_resources_view(query: dict[str, Any]) -> Any:
     rows = resources.list_resources(g.db, g.account, kind=query.get("kind"),
                                     owner_id=query.get("owner_id"),
                                     after_id=query.get("after"), limit=limit)
-    return {"resources": [resource_out(v) for v in rows],
+    total = resources.count_matching_resources(g.db, g.account, kind=query.get("kind"),
+                                               owner_id=query.get("owner_id"))
+    return {"total": total, "resources": [resource_out(v) for v in rows],
             "next_after": rows[-1].resource.id if len(rows) == limit else None}
 
 
 @operation("/resources", "POST", summary="Create a resource", tag=RES, body=s.ResourceCreate,
-           response=s.ResourceOut, status=201)
+           response=s.ResourceOut, status=201, not_found=True)
 def create_resource_view(body: dict[str, Any]) -> Any:
     return resource_out(resources.create_resource(g.db, g.account, actor=g.actor, **body))
 
@@ -232,7 +326,7 @@ def enable_resource_view(resource_id: str, body: dict[str, Any]) -> Any:
 
 
 @operation("/resources/claim", "POST", summary="The calling admin claims resources", tag=RES,
-           body=s.ClaimRequest, response=s.MovedOut)
+           body=s.ClaimRequest, response=s.MovedOut, not_found=True)
 def claim_view(body: dict[str, Any]) -> Any:
     return {"resource_ids": resources.claim_ownership(g.db, g.account,
                                                       resource_ids=body["resource_ids"],
@@ -245,7 +339,8 @@ def claim_view(body: dict[str, Any]) -> Any:
            response=s.AuditListOut)
 def audit_view(query: dict[str, Any]) -> Any:
     entries = audit.list_audit(g.db, g.account, **query)
-    return {"entries": entries,
+    filters = {k: v for k, v in query.items() if k not in ("limit", "before_id")}
+    return {"total": audit.count_audit(g.db, g.account, **filters), "entries": entries,
             "next_before_id": entries[-1].id if len(entries) == query["limit"] else None}
 
 
@@ -278,10 +373,13 @@ def event_out(row: Any) -> dict[str, Any]:
            "their links withheld (the server log has them, for development only)", tag=MISC,
            query=s.OutboxQuery, response=s.OutboxListOut)
 def outbox_view(query: dict[str, Any]) -> Any:
-    stmt = select(OutboxEmail).where(OutboxEmail.account_id == g.account.id)
+    mine = OutboxEmail.account_id == g.account.id
+    stmt = select(OutboxEmail).where(mine)
     if query.get("after_id") is not None:
         stmt = stmt.where(OutboxEmail.id > query["after_id"])
-    return {"messages": list(g.db.scalars(stmt.order_by(OutboxEmail.id).limit(query["limit"])))}
+    total = g.db.scalar(select(func.count()).select_from(OutboxEmail).where(mine)) or 0
+    return {"total": int(total),
+            "messages": list(g.db.scalars(stmt.order_by(OutboxEmail.id).limit(query["limit"])))}
 
 
 # --- tokens and OAuth clients ------------------------------------------------------------------
@@ -293,7 +391,7 @@ def list_tokens_view(query: dict[str, Any]) -> Any:
 
 
 @operation("/tokens", "POST", summary="Issue a token; the secret is shown once", tag=TOKENS,
-           body=s.TokenCreate, response=s.IssuedTokenOut, status=201)
+           body=s.TokenCreate, response=s.IssuedTokenOut, status=201, not_found=True)
 def issue_token_view(body: dict[str, Any]) -> Any:
     cred, secret = tokens.issue_token(g.db, g.account, user_id=body.get("user_id") or g.actor.user_id,
                                       kind=body["kind"], name=body.get("name"), actor=g.actor)
@@ -320,7 +418,7 @@ def list_clients_view() -> Any:
 
 @operation("/oauth/clients", "POST", summary="Register an OAuth client (client credentials); "
            "the secret is shown once", tag=TOKENS, body=s.OAuthClientCreate,
-           response=s.IssuedOAuthClientOut, status=201)
+           response=s.IssuedOAuthClientOut, status=201, not_found=True)
 def create_client_view(body: dict[str, Any]) -> Any:
     client, secret = tokens.create_oauth_client(
         g.db, g.account, user_id=body.get("user_id") or g.actor.user_id, name=body.get("name"),

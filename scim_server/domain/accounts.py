@@ -284,6 +284,11 @@ def account_overviews(session: Session, account: Account | None = None, *,
     return [AccountOverview(row[0], row[1], row[2]) for row in session.execute(query)]
 
 
+def count_accounts(session: Session) -> int:
+    """How many accounts :func:`account_overviews` lists, over all its pages."""
+    return int(session.scalar(select(func.count()).select_from(Account)) or 0)
+
+
 def first_admin(session: Session, account: Account) -> User | None:
     """The account's longest-standing active Admin: the holder of tokens the operator issues."""
     return session.scalars(

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
 from scim_server.domain.actors import Actor, Clock
@@ -121,22 +121,31 @@ def list_audit(
 
     Every filter is in the query, on an index of the account's entries (by id, target, door,
     action, time): ``since`` is inclusive, ``until`` exclusive."""
-    stmt = select(AuditEntry).where(AuditEntry.account_id == account.id)
+    stmt = select(AuditEntry).where(*_audit_filter(
+        account, target_type=target_type, target_id=target_id, action=action, door=door,
+        since=since, until=until))
     if before_id is not None:
         stmt = stmt.where(AuditEntry.id < before_id)
-    if target_type is not None:
-        stmt = stmt.where(AuditEntry.target_type == target_type)
-    if target_id is not None:
-        stmt = stmt.where(AuditEntry.target_id == target_id)
-    if action is not None:
-        stmt = stmt.where(AuditEntry.action == action)
-    if door is not None:
-        stmt = stmt.where(AuditEntry.door == door)
-    if since is not None:
-        stmt = stmt.where(AuditEntry.at >= since)
-    if until is not None:
-        stmt = stmt.where(AuditEntry.at < until)
     return list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+def _audit_filter(account: Account, *, target_type: str | None, target_id: str | None,
+                  action: str | None, door: str | None, since: dt.datetime | None,
+                  until: dt.datetime | None) -> list[Any]:
+    where: list[Any] = [AuditEntry.account_id == account.id]
+    if target_type is not None:
+        where.append(AuditEntry.target_type == target_type)
+    if target_id is not None:
+        where.append(AuditEntry.target_id == target_id)
+    if action is not None:
+        where.append(AuditEntry.action == action)
+    if door is not None:
+        where.append(AuditEntry.door == door)
+    if since is not None:
+        where.append(AuditEntry.at >= since)
+    if until is not None:
+        where.append(AuditEntry.at < until)
+    return where
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,23 @@ def group_names(session: Session, account: Account, group_ids: Iterable[str]) ->
     rows = session.execute(select(Group.id, Group.display_name)
                            .where(Group.account_id == account.id, Group.id.in_(wanted)))
     return {row.id: row.display_name or row.id for row in rows}
+
+
+def count_audit(
+    session: Session,
+    account: Account,
+    *,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    action: str | None = None,
+    door: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> int:
+    """How many entries :func:`list_audit` lists with this filter, over all its pages."""
+    where = _audit_filter(account, target_type=target_type, target_id=target_id, action=action,
+                          door=door, since=since, until=until)
+    return int(session.scalar(select(func.count()).select_from(AuditEntry).where(*where)) or 0)
 
 
 @event.listens_for(Session, "before_flush")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from scim_server.domain.documents import comparison_key
 from scim_server.domain.errors import InvalidInput
-from scim_server.storage.models import Account, User
+from scim_server.storage.models import PAYING_TYPES, Account, User
 
 SORTS = ("name", "last_activity", "type", "status")
 ORDERS = ("asc", "desc")
@@ -100,11 +100,16 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filters(account: Account, q: str | None, user_type: str | None,
-             status: str | None) -> list[ColumnElement[bool]]:
+def _filters(account: Account, *, q: str | None, user_type: str | None, status: str | None,
+             paying: bool | None) -> list[ColumnElement[bool]]:
+    """The conditions of a list's filter (deleted users never in it); ``paying``: only the
+    types that take a seat (True) or only the others (False)."""
     where: list[ColumnElement[bool]] = [User.account_id == account.id, User.status != "deleted"]
     if user_type:
         where.append(User.user_type == user_type)
+    if paying is not None:
+        paying_type = User.user_type.in_(PAYING_TYPES)
+        where.append(paying_type if paying else ~paying_type)
     if status:
         where.append(User.status == status)
     if q:
@@ -116,9 +121,10 @@ def _filters(account: Account, q: str | None, user_type: str | None,
 
 
 def count_users(session: Session, account: Account, *, q: str | None = None,
-                user_type: str | None = None, status: str | None = None) -> int:
+                user_type: str | None = None, status: str | None = None,
+                paying: bool | None = None) -> int:
     """How many users a filter of :func:`list_users` matches (one COUNT query)."""
-    where = _filters(account, q, user_type, status)
+    where = _filters(account, q=q, user_type=user_type, status=status, paying=paying)
     return int(session.scalar(select(func.count()).select_from(User).where(*where)) or 0)
 
 
@@ -141,8 +147,8 @@ def _ordered(stmt: Any, segment: _Segment, forward: bool) -> Any:
 
 def list_users(
     session: Session, account: Account, *, q: str | None = None, user_type: str | None = None,
-    status: str | None = None, sort: str = "name", order: str = "asc", limit: int = 50,
-    cursor: str | None = None, before: str | None = None,
+    status: str | None = None, paying: bool | None = None, sort: str = "name",
+    order: str = "asc", limit: int = 50, cursor: str | None = None, before: str | None = None,
 ) -> UserPage:
     """One page of the account's users (deleted users excluded): the first, the one after
     ``cursor`` or the one before ``before`` (both cursors of an earlier page)."""
@@ -152,7 +158,7 @@ def list_users(
     if order not in ORDERS:
         raise InvalidInput("order must be asc or desc", field="order")
     desc = order == "desc"
-    where = _filters(account, q, user_type, status)
+    where = _filters(account, q=q, user_type=user_type, status=status, paying=paying)
     segments = _segments(sort, desc)
     backward = before is not None and cursor is None
     mark = before if backward else cursor

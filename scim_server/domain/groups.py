@@ -1,4 +1,5 @@
-"""Groups as the admin doors write them: create, rename, add and remove a member.
+"""Groups as the admin doors write and read them: create, rename, delete, add and remove
+members; list and search them, page a group's members.
 
 Groups carry no account rule but the uniqueness of their names (``group.name_taken``); the
 writes go through the storage's records and members APIs, the statements the SCIM door runs,
@@ -8,18 +9,25 @@ whichever door wrote them. Each change is audited with the acting door.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from scim2_models import NotFoundException, Resource, UniquenessException
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scim_server.domain import events
-from scim_server.domain.actors import Actor
+from scim_server.domain.actors import Actor, as_utc
 from scim_server.domain.audit import record_audit
-from scim_server.domain.errors import NotFound, RuleViolation, Severity
+from scim_server.domain.documents import comparison_key
+from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
+from scim_server.hub.summary import group_is_empty as empty_group
 from scim_server.storage.conversion import group_fields, resource_of
+from scim_server.storage.domain_tables import AuditEntry
 from scim_server.storage.members import Members
-from scim_server.storage.models import Account, new_id, utcnow
+from scim_server.storage.models import Account, Group, GroupMember, new_id, utcnow
 from scim_server.storage.reads import Reads
 from scim_server.storage.records import Records
 from scim_server.storage.schema import default_provider
@@ -117,3 +125,202 @@ def remove_member(session: Session, account: Account, group_id: str, member_id: 
                  after={"removed": [member_id]})
     events.record_events(session, account, actor=actor,
                          changes=events.members_changed(group_id, removed=removed))
+
+
+def add_members(session: Session, account: Account, group_id: str, member_ids: Sequence[str],
+                *, actor: Actor) -> list[str]:
+    """Add users (or groups) of the account to a group; the ids that were not members yet.
+
+    All or nothing: an id that is no user or group of this account refuses the whole change
+    (NotFound), whichever account it belongs to."""
+    if group_id in member_ids:
+        raise InvalidInput("a group cannot be a member of itself", field="member_ids")
+    scope = _scope(session, account)
+    _touch(scope, group_id)
+    unknown, added = Members(scope).add_delta(group_id, list(member_ids))
+    if unknown:
+        raise NotFound(f"no user or group {unknown[0]}")
+    if added:
+        record_audit(session, account, actor=actor, action="group.add_members",
+                     target_type="group", target_id=group_id, before=None,
+                     after={"added": added[:1000], "count": len(added)})
+        events.record_events(session, account, actor=actor,
+                             changes=events.members_changed(group_id, added=added))
+    return added
+
+
+def remove_members(session: Session, account: Account, group_id: str,
+                   member_ids: Sequence[str], *, actor: Actor) -> list[str]:
+    """Remove members from a group; the ids that were members (the others are ignored)."""
+    scope = _scope(session, account)
+    _touch(scope, group_id)
+    removed = Members(scope).remove(group_id, list(member_ids))
+    if removed:
+        record_audit(session, account, actor=actor, action="group.remove_members",
+                     target_type="group", target_id=group_id, before=None,
+                     after={"removed": removed[:1000], "count": len(removed)})
+        events.record_events(session, account, actor=actor,
+                             changes=events.members_changed(group_id, removed=removed))
+    return removed
+
+
+def delete_group(session: Session, account: Account, group_id: str, *, actor: Actor) -> None:
+    """Delete a group as the SCIM door's DELETE does: its memberships go, the groups it was a
+    member of move to their next version, its permission grants go with it (foreign key).
+
+    Whatever version the group is at: the admin doors send no precondition, so a group an
+    identity provider keeps changing is still deleted (its row is held from the first
+    statement, so no change slips in between)."""
+    scope = _scope(session, account)
+    records = Records(scope, utcnow)
+    try:
+        held = records.update_group(group_id, None, version=None, renamed=False)
+    except NotFoundException:
+        raise NotFound(f"no group {group_id}") from None
+    count = int(session.scalar(select(func.count()).select_from(GroupMember).where(
+        GroupMember.account_id == account.id, GroupMember.group_id == group_id)) or 0)
+    Members(scope).leave_all(group_id, now=utcnow())
+    records.delete_group(group_id, version=held.version)
+    record_audit(session, account, actor=actor, action="group.delete", target_type="group",
+                 target_id=group_id, before={"members": count}, after=None)
+    events.record_events(session, account, actor=actor,
+                         changes=[events.deleted("Group", group_id)])
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GroupRow:
+    id: str
+    display_name: str | None
+    external_id: str | None
+    members: int
+    created_at: dt.datetime
+    modified_at: dt.datetime
+    # Created or last changed through the SCIM door (or carrying an identity provider's
+    # externalId): the identity provider's next push overwrites changes made elsewhere, even
+    # after a change made here.
+    managed_by_identity_provider: bool
+
+
+@dataclass(frozen=True)
+class GroupPage:
+    total: int
+    groups: list[GroupRow]
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    id: str
+    type: str
+    display: str | None
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    total: int
+    members: list[MemberRow]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _member_counts(account: Account) -> Any:
+    return (
+        select(GroupMember.group_id, func.count().label("n"))
+        .where(GroupMember.account_id == account.id)
+        .group_by(GroupMember.group_id)
+        .subquery()
+    )
+
+
+def scim_managed(session: Session, account: Account, group_ids: Sequence[str]) -> set[str]:
+    """The groups created or last changed through the SCIM door: their first or their last
+    audited change came from an identity provider (one grouped read on the audit log's
+    (account, target_type, target_id) index, then the two entries of each group)."""
+    if not group_ids:
+        return set()
+    ends = (
+        select(AuditEntry.target_id, func.min(AuditEntry.id).label("first_id"),
+               func.max(AuditEntry.id).label("last_id"))
+        .where(AuditEntry.account_id == account.id, AuditEntry.target_type == "group",
+               AuditEntry.target_id.in_(list(group_ids)))
+        .group_by(AuditEntry.target_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(AuditEntry.target_id)
+        .join(ends, (ends.c.first_id == AuditEntry.id) | (ends.c.last_id == AuditEntry.id))
+        .where(AuditEntry.door == "scim")
+    ).scalars()
+    return {str(r) for r in rows}
+
+
+def list_groups(session: Session, account: Account, *, q: str | None = None,
+                without_members: bool | None = None, limit: int = 50, offset: int = 0,
+                empty_first: bool = False) -> GroupPage:
+    """One page of the account's groups by name, with their member counts and the total of
+    the filter: ``q`` searches the display name (case-insensitive substring),
+    ``without_members`` keeps only the empty groups (True) or only the others (False);
+    ``empty_first`` lists the empty groups before the others (the admin UI's order)."""
+    where: list[Any] = [Group.account_id == account.id]
+    if q and q.strip():
+        pattern = f"%{_escape_like(comparison_key(q.strip()))}%"
+        where.append(Group.display_name_key.like(pattern, escape="\\"))
+    if without_members is not None:
+        empty = empty_group()
+        where.append(empty if without_members else ~empty)
+    total = int(session.scalar(select(func.count()).select_from(Group).where(*where)) or 0)
+    counts = _member_counts(account)
+    members = func.coalesce(counts.c.n, 0)
+    order: list[Any] = [Group.display_name_key, Group.id]
+    if empty_first:
+        order.insert(0, members > 0)
+    rows = session.execute(
+        select(Group.id, Group.display_name, Group.external_id, members,
+               Group.created_at, Group.modified_at)
+        .outerjoin(counts, counts.c.group_id == Group.id)
+        .where(*where)
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    managed = scim_managed(session, account, [r[0] for r in rows])
+    return GroupPage(total, [
+        GroupRow(r[0], r[1], r[2], int(r[3]), as_utc(r[4]), as_utc(r[5]),
+                 r[0] in managed or r[2] is not None)
+        for r in rows
+    ])
+
+
+def get_group(session: Session, account: Account, group_id: str) -> GroupRow:
+    group = session.get(Group, group_id)
+    # Another account's group is "not found", exactly like an id that does not exist.
+    if group is None or group.account_id != account.id:
+        raise NotFound(f"no group {group_id}")
+    count = int(session.scalar(select(func.count()).select_from(GroupMember).where(
+        GroupMember.account_id == account.id, GroupMember.group_id == group_id)) or 0)
+    managed = bool(scim_managed(session, account, [group_id]))
+    return GroupRow(group.id, group.display_name, group.external_id, count,
+                    as_utc(group.created_at), as_utc(group.modified_at),
+                    managed or group.external_id is not None)
+
+
+def list_members(session: Session, account: Account, group_id: str, *, limit: int = 50,
+                 offset: int = 0, q: str | None = None) -> MemberPage:
+    """One page of a group's members by name (``q``: a substring of their display, any
+    case), with the total."""
+    where: list[Any] = [GroupMember.account_id == account.id, GroupMember.group_id == group_id]
+    if q and q.strip():
+        pattern = f"%{_escape_like(q.strip().lower())}%"
+        where.append(func.lower(GroupMember.display).like(pattern, escape="\\"))
+    total = int(session.scalar(select(func.count()).select_from(GroupMember).where(*where)) or 0)
+    rows = session.execute(
+        select(GroupMember.member_id, GroupMember.member_type, GroupMember.display)
+        .where(*where)
+        .order_by(GroupMember.display, GroupMember.member_id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return MemberPage(total, [MemberRow(r[0], r[1], r[2]) for r in rows])

@@ -90,17 +90,29 @@ def get_resource(session: Session, account: Account, resource_id: str) -> Resour
     return ResourceView(res, owners_of(session, [res.id])[res.id])
 
 
+def _resource_filters(account: Account, kind: str | None, owner_id: str | None) -> list[Any]:
+    where: list[Any] = [Resource.account_id == account.id]
+    if kind is not None:
+        where.append(Resource.kind == kind)
+    if owner_id is not None:
+        where.append(exists().where(ResourceOwner.resource_id == Resource.id,
+                                    ResourceOwner.user_id == owner_id))
+    return where
+
+
+def count_matching_resources(session: Session, account: Account, *, kind: str | None = None,
+                             owner_id: str | None = None) -> int:
+    """How many resources :func:`list_resources` lists with this filter, over all its pages."""
+    return int(session.scalar(select(func.count()).select_from(Resource)
+                              .where(*_resource_filters(account, kind, owner_id))) or 0)
+
+
 def list_resources(
     session: Session, account: Account, *, kind: str | None = None, owner_id: str | None = None,
     after_id: str | None = None, limit: int = 100,
 ) -> list[ResourceView]:
     """Resources of the account ordered by id, keyset-paged (``after_id``)."""
-    stmt = select(Resource).where(Resource.account_id == account.id)
-    if kind is not None:
-        stmt = stmt.where(Resource.kind == kind)
-    if owner_id is not None:
-        stmt = stmt.where(exists().where(ResourceOwner.resource_id == Resource.id,
-                                         ResourceOwner.user_id == owner_id))
+    stmt = select(Resource).where(*_resource_filters(account, kind, owner_id))
     if after_id is not None:
         stmt = stmt.where(Resource.id > after_id)
     rows = list(session.scalars(stmt.order_by(Resource.id).limit(limit)))
@@ -317,7 +329,7 @@ def count_resources(session: Session, account: Account) -> tuple[int, int]:
 
 
 __all__ = [
-    "ResourceView", "claim_ownership", "count_resources", "create_resource", "get_resource",
+    "ResourceView", "claim_ownership", "count_matching_resources", "count_resources", "create_resource", "get_resource",
     "list_resources", "on_deactivate", "on_delete", "on_reactivate", "owners_of", "set_enabled",
     "transfer_ownership",
 ]

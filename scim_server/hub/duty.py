@@ -431,3 +431,42 @@ def on_duty_at(session: Session, account: Account, instant: dt.datetime) -> list
             entries.append(OnDutyEntry(user_id, name, user_type, tz, local))
     entries.sort(key=lambda e: ((e.display_name or "").casefold(), e.user_id))
     return entries
+
+
+@dataclass(frozen=True)
+class ScheduleBrief:
+    user_id: str
+    display_name: str | None
+    email: str | None
+    time_zone: str
+    windows: int
+    exceptions: int
+
+
+def list_schedules(session: Session, account: Account, *, limit: int = 50,
+                   offset: int = 0) -> tuple[int, list[ScheduleBrief]]:
+    """(total, one page) of the account's duty schedules by holder name, with the number of
+    windows and exceptions of each (one grouped query per table, bounded to the page)."""
+    mine = (DutySchedule.account_id == account.id, User.id == DutySchedule.user_id,
+            User.status != "deleted")
+    total = int(session.scalar(select(func.count()).select_from(DutySchedule).join(
+        User, User.id == DutySchedule.user_id).where(*mine)) or 0)
+    rows = session.execute(
+        select(DutySchedule.user_id, User.display_name, User.email, DutySchedule.time_zone)
+        .join(User, User.id == DutySchedule.user_id)
+        .where(*mine)
+        .order_by(User.display_name_key, User.id)
+        .limit(limit).offset(offset)
+    ).all()
+    ids = [r[0] for r in rows]
+    counts: dict[type, dict[str, int]] = {}
+    for table in (DutyWindow, DutyException):
+        counts[table] = dict(session.execute(  # type: ignore[arg-type]
+            select(table.user_id, func.count()).where(table.user_id.in_(ids))
+            .group_by(table.user_id)
+        ).all()) if ids else {}
+    return total, [
+        ScheduleBrief(uid, name, email, tz, counts[DutyWindow].get(uid, 0),
+                      counts[DutyException].get(uid, 0))
+        for uid, name, email, tz in rows
+    ]

@@ -138,7 +138,7 @@ def _operators(session: Session, account: Account) -> tuple[OperatorsCard, int]:
     return card, int(paying)
 
 
-def _without_members() -> ColumnElement[bool]:
+def group_is_empty() -> ColumnElement[bool]:
     """True for a group (of the enclosing query) that no membership row names.
 
     Deleting a user removes their memberships, so "no membership row" is "no member" (users
@@ -163,7 +163,7 @@ def _without_members() -> ColumnElement[bool]:
 
 
 def _groups(session: Session, account: Account) -> OperatorGroupsCard:
-    empty = _without_members()
+    empty = group_is_empty()
     total, without_members = session.execute(
         select(func.count(), func.count().filter(empty)).where(Group.account_id == account.id)
     ).one()

@@ -87,13 +87,17 @@ def test_accounts_are_listed_a_page_at_a_time(platform: Platform) -> None:
         assert platform("POST", "/accounts", {"name": name}).status_code == 201
     seen: list[str] = []
     page = platform("GET", "/accounts", query_string={"limit": 2}).get_json()
+    total = page["total"]
     while True:
+        # The total is every account's, the same on every page (issue 14).
+        assert page["total"] == total
         seen += [a["name"] for a in page["accounts"]]
         if page["next_cursor"] is None:
             break
         page = platform("GET", "/accounts", query_string={
             "limit": 2, "cursor": page["next_cursor"]}).get_json()
     assert [n for n in seen if n.startswith("a")] == ["a1", "a2", "a3", "a4", "a5"]
+    assert total == len(seen)
 
 
 def test_only_operator_tokens_open_the_platform_api_and_they_open_nothing_else(
