@@ -489,6 +489,10 @@ FR: dict[str, str] = {
 # parameters. tests/ui/test_i18n.py finds every template the domain and the hub raise: a new
 # refusal without its French sentence fails that test.
 DOMAIN_FR: dict[str, str] = {
+    # groups
+    "no user or group %(id)s": "Aucun utilisateur ni groupe %(id)s.",
+    "no group %(id)s": "Aucun groupe %(id)s.",
+    "a group cannot be a member of itself": "Un groupe ne peut pas être membre de lui-même.",
     # webhooks
     "refused webhook URL: %(reason)s": "Adresse de webhook refusée : %(reason)s",
     "no webhook endpoint %(id)s": "Aucun point de terminaison de webhook %(id)s.",

@@ -139,7 +139,7 @@ def add_members(session: Session, account: Account, group_id: str, member_ids: S
     _touch(scope, group_id)
     unknown, added = Members(scope).add_delta(group_id, list(member_ids))
     if unknown:
-        raise NotFound(f"no user or group {unknown[0]}")
+        raise NotFound("no user or group %(id)s", params={"id": unknown[0]})
     if added:
         record_audit(session, account, actor=actor, action="group.add_members",
                      target_type="group", target_id=group_id, before=None,
@@ -176,7 +176,7 @@ def delete_group(session: Session, account: Account, group_id: str, *, actor: Ac
     try:
         held = records.update_group(group_id, None, version=None, renamed=False)
     except NotFoundException:
-        raise NotFound(f"no group {group_id}") from None
+        raise NotFound("no group %(id)s", params={"id": group_id}) from None
     count = int(session.scalar(select(func.count()).select_from(GroupMember).where(
         GroupMember.account_id == account.id, GroupMember.group_id == group_id)) or 0)
     Members(scope).leave_all(group_id, now=utcnow())
@@ -298,7 +298,7 @@ def get_group(session: Session, account: Account, group_id: str) -> GroupRow:
     group = session.get(Group, group_id)
     # Another account's group is "not found", exactly like an id that does not exist.
     if group is None or group.account_id != account.id:
-        raise NotFound(f"no group {group_id}")
+        raise NotFound("no group %(id)s", params={"id": group_id})
     count = int(session.scalar(select(func.count()).select_from(GroupMember).where(
         GroupMember.account_id == account.id, GroupMember.group_id == group_id)) or 0)
     managed = bool(scim_managed(session, account, [group_id]))

@@ -43,7 +43,7 @@ def test_every_topic_in_french(admin_client: FlaskClient):
         assert text in page, slug
         assert "step by step" not in page
     index = admin_client.get("/admin/help").get_data(as_text=True)
-    assert "Connecter votre fournisseur d’identité (SCIM)\u00a0: Okta et Entra ID" in index
+    assert "Connecter votre fournisseur d’identité (SCIM)\u202f: Okta et Entra ID" in index
 
 
 def test_an_unknown_topic_is_not_found(admin_client: FlaskClient):
