@@ -51,6 +51,11 @@ class Settings:
     # Requests of one account served at once by one process, past which it answers 429;
     # 0: one less than ``threads``, so that one account never holds every thread of a worker.
     account_max_in_flight: int = 0
+    # How long a set-poll request (RFC 8936) with ``returnImmediately: false`` waits for an
+    # event when it has none to send, in seconds (at most 10; 0: answers at once). PostgreSQL
+    # only: on SQLite a waiting request would hold its process's single writer turn. A waiting
+    # poll holds a thread and one of its account's requests in flight.
+    set_poll_wait: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -102,6 +107,8 @@ class Settings:
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):
                 raise SettingsError(f"SCIM_{name.upper()} must be a finite number, 0 or more")
+        if not (0 <= self.set_poll_wait <= 10):
+            raise SettingsError("SCIM_SET_POLL_WAIT must be between 0 and 10 seconds")
         if self.threads <= 0:
             raise SettingsError("SCIM_THREADS must be positive")
         if self.default_page_size > self.max_results:

@@ -141,16 +141,30 @@ def record_events(session: Session, account: Account, *, actor: Actor,
     if not changes:
         return
     at = clock()
+    txn = transaction_id(session)
     append_events(session.connection(), account.id, [
         {
             "id": new_id(), "at": at, "door": actor.door, "actor_user_id": actor.user_id,
             "actor_credential_id": actor.credential_id, "client": actor.client,
             "event_type": change.event_type, "resource_type": change.resource_type,
             "resource_id": change.resource_id, "payload": change.payload(),
-            "data": change.data,
+            "data": change.data, "txn": txn,
         }
         for change in changes
     ])
+
+
+def transaction_id(session: Session) -> str:
+    """RFC 8417's ``txn`` of the session's current transaction: the same for every event one
+    transaction writes (every ``record_events`` of a request, the whole of a Bulk, whose
+    operations are savepoints of one transaction), new with the next transaction."""
+    session.connection()  # begins the transaction if none is
+    root = session.get_transaction()
+    held = session.info.get("events_txn")
+    if held is None or held[0] is not root:
+        held = (root, new_id())
+        session.info["events_txn"] = held
+    return str(held[1])
 
 
 def forget_data(session: Session, account: Account, resource_id: str) -> None:
