@@ -136,13 +136,22 @@ def record_events(session: Session, account: Account, *, actor: Actor,
     """Write events in the caller's transaction, in order, at the account's next positions.
 
     Takes the account row's lock until the transaction ends (the position is handed out under
-    it): callers write their events at the end of their change, as the SCIM door settles its
-    counts, and the domain's writes hold that lock already (``lock_account``)."""
+    it): callers write their events at the end of their change, and the domain's writes hold
+    that lock already (``lock_account``). A write that ends by shifting the account's counts
+    gives its events to that statement instead (``users.settle_counts(…, events=…)``)."""
+    rows = event_rows(session, actor=actor, changes=changes, clock=clock)
+    if rows:
+        append_events(session.connection(), account.id, rows)
+
+
+def event_rows(session: Session, *, actor: Actor, changes: Sequence[Change],
+               clock: Clock = utcnow) -> list[dict[str, Any]]:
+    """The rows of ``events`` (but account and position) that ``changes`` make."""
     if not changes:
-        return
+        return []
     at = clock()
     txn = transaction_id(session)
-    append_events(session.connection(), account.id, [
+    return [
         {
             "id": new_id(), "at": at, "door": actor.door, "actor_user_id": actor.user_id,
             "actor_credential_id": actor.credential_id, "client": actor.client,
@@ -151,7 +160,7 @@ def record_events(session: Session, account: Account, *, actor: Actor,
             "data": change.data, "txn": txn,
         }
         for change in changes
-    ])
+    ]
 
 
 def transaction_id(session: Session) -> str:
