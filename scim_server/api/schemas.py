@@ -305,15 +305,16 @@ class SetError(Strict):
     description = Str(validate=validate.Length(0, 1000))
 
 
-JTI = Str(validate=validate.Length(1, 64))
+def _jti() -> fields.String:
+    return Str(validate=validate.Length(1, 64))
 
 
 class SetPollRequest(Strict):
     """RFC 8936 §2.4: acknowledge, report errors, and ask for more."""
 
-    ack = fields.List(JTI, load_default=list,
+    ack = fields.List(_jti(), load_default=list,
                       metadata={"description": "the jti of each SET processed: never sent again"})
-    setErrs = fields.Dict(keys=JTI, values=fields.Nested(SetError), load_default=dict,
+    setErrs = fields.Dict(keys=_jti(), values=fields.Nested(SetError), load_default=dict,
                           metadata={"description": "SETs that could not be processed, by jti: "
                                                    "not sent again either"})
     maxEvents = fields.Integer(load_default=100, strict=True, validate=validate.Range(min=0),

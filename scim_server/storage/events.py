@@ -76,7 +76,9 @@ def _with_events(taking: Any) -> Any:
 
 def _in_json(row: dict[str, Any]) -> dict[str, Any]:
     at = row["at"]
-    return {**row, "at": at.astimezone(dt.UTC).isoformat() if at.tzinfo else at.isoformat()}
+    # A key left out is SQL NULL in the record (never a JSON null in ``data``).
+    values = {k: v for k, v in row.items() if v is not None}
+    return {**values, "at": at.astimezone(dt.UTC).isoformat() if at.tzinfo else at.isoformat()}
 
 
 @functools.cache

@@ -352,3 +352,20 @@ def test_a_long_poll_answers_with_an_event_written_while_it_waits(database_url: 
         assert claims["events"] == {PROV + "deactivate": {}}
     finally:
         waiting.extensions["scim_engine"].dispose()
+
+
+def test_an_event_without_data_stores_sql_null(app: Flask, api: Api, scim: ScimClient,
+                                               db: Any) -> None:
+    # The events written by a SCIM write's last statement (one statement on PostgreSQL):
+    # `data` is NULL, not a JSON null, where there is none; the payload is there.
+    from scim_server.storage.domain_tables import Event
+
+    team = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Team"}
+                     ).get_json()["id"]
+    assert scim.delete(f"/Groups/{team}").status_code == 204
+    rows = db.execute(select(Event.event_type, Event.data.is_(None), Event.payload, Event.txn)
+                      .order_by(Event.position)).all()
+    db.rollback()
+    assert [(r[0].removeprefix(PROV), r[1], r[2]) for r in rows] == [
+        ("create:full", False, {}), ("delete", True, {})]
+    assert all(r[3] for r in rows) and rows[0][3] != rows[1][3]
