@@ -369,3 +369,29 @@ def test_an_event_without_data_stores_sql_null(app: Flask, api: Api, scim: ScimC
     assert [(r[0].removeprefix(PROV), r[1], r[2]) for r in rows] == [
         ("create:full", False, {}), ("delete", True, {})]
     assert all(r[3] for r in rows) and rows[0][3] != rows[1][3]
+
+
+def test_concurrent_polls_of_one_receiver_lose_no_acknowledgement(app: Flask, api: Api,
+                                                                  seed: Seed) -> None:
+    # Each poll changes the receiver's state under its row's lock: acks sent at once, in any
+    # order, all count (a lost update of the prefix would bring acknowledged SETs back).
+    add_events(app, seed.account_id, 40)
+    jtis = list(poll(api, maxEvents=40)["sets"])
+    errors: list[Any] = []
+
+    def acknowledge(part: list[str]) -> None:
+        for chunk in (part[:2], part[2:]):
+            answer = api.client.post("/api/v1/events/set-poll", headers={
+                "Authorization": f"Bearer {api.token}"},
+                json={"ack": chunk, "maxEvents": 0, "returnImmediately": True})
+            if answer.status_code != 200:
+                errors.append(answer.get_json())
+
+    # Interleaved parts, so that every thread's acks sit beyond another's gap.
+    threads = [threading.Thread(target=acknowledge, args=(jtis[n::8],)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert poll(api)["sets"] == {}
