@@ -301,7 +301,7 @@ class EventListOut(Schema):
 
 class SetError(Strict):
     err = Str(required=True, validate=validate.Length(1, 100),
-              metadata={"description": "an RFC 8935 §2.3 error code, e.g. `invalid_request`"})
+              metadata={"description": "an RFC 8935 error code, e.g. `invalid_request`"})
     description = Str(validate=validate.Length(0, 1000))
 
 
@@ -310,7 +310,7 @@ def _jti() -> fields.String:
 
 
 class SetPollRequest(Strict):
-    """RFC 8936 §2.4: acknowledge, report errors, and ask for more."""
+    """RFC 8936: acknowledge, report errors, and ask for more."""
 
     ack = fields.List(_jti(), load_default=list,
                       metadata={"description": "the jti of each SET processed: never sent again"})

@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 
 ALG = "ES256"
 CREATE_NOTICE = PREFIX + "create:notice"
-# RFC 8936 §2.4: a receiver may send as many acks as it got SETs, and then some.
+# A receiver acknowledges what it got (at most a page per poll), and may catch up on a few
+# polls' worth at once: beyond this, a request is refused rather than read.
 MAX_ACKS = 10_000
 
 
@@ -210,9 +211,9 @@ def poll(session: Session, account: Account, receiver: str, request: PollRequest
 
     ``ack`` and ``setErrs`` both end a SET's delivery: a SET the receiver could not process
     would fail the same way again (the error is logged for the operator). A jti that is not
-    one of this account's events (another account's, unknown, or already purged) is ignored,
-    as RFC 8936 §2.4 asks nothing else: it cannot touch another account's feed, and it tells
-    the receiver nothing about it.
+    one of this account's events (another account's, unknown, or already purged) is ignored
+    (RFC 8936 defines no error for it): it cannot touch another account's feed, and the
+    answer tells the receiver nothing about it.
 
     ``wait`` (seconds) bounds a long poll: with ``returnImmediately`` false and nothing to
     send, the answer waits until an event comes or ``wait`` passes. ``commit`` ends the
