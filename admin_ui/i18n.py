@@ -491,7 +491,6 @@ FR: dict[str, str] = {
 DOMAIN_FR: dict[str, str] = {
     # groups
     "no user or group %(id)s": "Aucun utilisateur ni groupe %(id)s.",
-    "no group %(id)s": "Aucun groupe %(id)s.",
     "a group cannot be a member of itself": "Un groupe ne peut pas être membre de lui-même.",
     # webhooks
     "refused webhook URL: %(reason)s": "Adresse de webhook refusée : %(reason)s",

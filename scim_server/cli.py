@@ -1,5 +1,5 @@
 """The ``scim-server`` command: init, token create/revoke, account and plan (the operator's),
-db upgrade, serve, worker (webhook deliveries)."""
+signing-key rotate, db upgrade, serve, worker (webhook deliveries)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from scim_server.domain.accounts import DEFAULT_PLAN, OPERATOR, open_account, se
 from scim_server.domain.credentials import issue_credential, revoke_credential
 from scim_server.domain.errors import DomainError
 from scim_server.domain.operators import issue_operator_token, revoke_operator_token
+from scim_server.domain.sets import jwks, rotate_key
 from scim_server.migrate import upgrade
 from scim_server.settings import Settings, SettingsError
 from scim_server.storage.models import Account, Credential, User
@@ -298,6 +299,19 @@ def cmd_operator_token_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_signing_key_rotate(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if not settings.secret_key:
+        # The new private key is sealed with the secret key: a random one of this command's
+        # own would leave the servers a key they cannot open.
+        raise CliError("set SCIM_SECRET_KEY (the servers' own) to rotate the signing key")
+    with _session(settings) as session:
+        kid = rotate_key(session, settings.secret_key)
+        session.commit()
+        _print({"kid": kid, "keys": len(jwks(session, settings.secret_key)["keys"])}, args.json)
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings()
     upgrade(make_engine(settings.database_url))
@@ -500,6 +514,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("token_id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_operator_token_revoke)
+
+    key = sub.add_parser("signing-key", help="the key Security Event Tokens are signed with"
+                         ).add_subparsers(dest="signing_key_command", required=True)
+    p = key.add_parser("rotate", help="sign with a new key from now on; the earlier keys stay "
+                       "in /.well-known/jwks.json so that their SETs still verify (receivers "
+                       "fetch the JWKS again when they see a new kid)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_signing_key_rotate)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     p = db.add_parser("upgrade", help="apply the migrations")

@@ -68,6 +68,11 @@ class Settings:
     webhook_poll_interval: float = 1.0
     # Events (and delivery logs) older than this are purged by the worker.
     event_retention_days: int = 30
+    # How long a set-poll request (RFC 8936) with ``returnImmediately: false`` waits for an
+    # event when it has none to send, in seconds (at most 10; 0: answers at once). PostgreSQL
+    # only: on SQLite a waiting request would hold its process's single writer turn. A waiting
+    # poll holds a thread and one of its account's requests in flight.
+    set_poll_wait: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -133,6 +138,8 @@ class Settings:
             raise SettingsError("SCIM_WEBHOOK_LEASE must be longer than SCIM_WEBHOOK_TIMEOUT")
         if self.event_retention_days <= 0:
             raise SettingsError("SCIM_EVENT_RETENTION_DAYS must be positive")
+        if not (0 <= self.set_poll_wait <= 10):
+            raise SettingsError("SCIM_SET_POLL_WAIT must be between 0 and 10 seconds")
         if self.threads <= 0:
             raise SettingsError("SCIM_THREADS must be positive")
         if self.default_page_size > self.max_results:

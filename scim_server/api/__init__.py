@@ -3,7 +3,7 @@ OpenAPI document. The app factory calls :func:`init_app` (or registers ``bluepri
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from scim_server.api import (  # noqa: F401  (register the operations)
@@ -16,6 +16,7 @@ from scim_server.api import (  # noqa: F401  (register the operations)
 )
 from scim_server.api.problems import answer_with_problems, problem
 from scim_server.api.routing import blueprint
+from scim_server.domain import sets
 
 __all__ = ["blueprint", "init_app"]
 
@@ -47,8 +48,20 @@ def _no_such_operation(_unknown: str) -> Response:
 auth.PUBLIC_ENDPOINTS.add(f"{blueprint.name}._no_such_operation")
 
 
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+def jwks_view() -> Response:
+    """The public keys Security Event Tokens are signed with (RFC 7517), for any receiver:
+    public, cacheable (a receiver seeing an unknown ``kid`` after a rotation fetches again)."""
+    response = jsonify(sets.jwks(g.db, current_app.config["SECRET_KEY"]))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
 def init_app(app: Flask) -> None:
-    """Register the API and its OAuth 2.0 token endpoint on ``app``."""
+    """Register the API, its OAuth 2.0 token endpoint and the JWKS on ``app``."""
     auth.init_oauth(app)
     app.register_blueprint(blueprint)
     platform.init_app(app)
+    app.add_url_rule(JWKS_PATH, "jwks", jwks_view, methods=["GET"])

@@ -307,6 +307,43 @@ class EventListOut(Schema):
                                         "client, it resumes the feed with no gap and no repeat"})
 
 
+class SetError(Strict):
+    err = Str(required=True, validate=validate.Length(1, 100),
+              metadata={"description": "an RFC 8935 error code, e.g. `invalid_request`"})
+    description = Str(validate=validate.Length(0, 1000))
+
+
+def _jti() -> fields.String:
+    return Str(validate=validate.Length(1, 64))
+
+
+class SetPollRequest(Strict):
+    """RFC 8936: acknowledge, report errors, and ask for more."""
+
+    ack = fields.List(_jti(), load_default=list,
+                      metadata={"description": "the jti of each SET processed: never sent again"})
+    setErrs = fields.Dict(keys=_jti(), values=fields.Nested(SetError), load_default=dict,
+                          metadata={"description": "SETs that could not be processed, by jti: "
+                                                   "not sent again either"})
+    maxEvents = fields.Integer(load_default=100, strict=True, validate=validate.Range(min=0),
+                               metadata={"description": "at most this many SETs (0: only "
+                                                        "acknowledge); more than the server's "
+                                                        "page size (SCIM_MAX_RESULTS) gets "
+                                                        "that many"})
+    returnImmediately = fields.Boolean(
+        load_default=False, metadata={"description": "false: with nothing to send, wait a "
+                                                     "little for an event (PostgreSQL; "
+                                                     "SCIM_SET_POLL_WAIT seconds)"})
+
+
+class SetPollOut(Schema):
+    sets = fields.Dict(keys=Str(), values=Str(),
+                       metadata={"description": "SETs by jti, each a compact JWS "
+                                                "(`typ` secevent+jwt, ES256) that verifies "
+                                                "with /.well-known/jwks.json"})
+    moreAvailable = fields.Boolean()
+
+
 class AuditListOut(Schema):
     total = fields.Integer(metadata={"description": "how many the filter matches, over all "
                                                   "its pages"})

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import current_app, g
+from flask import Response, current_app, g
 from marshmallow import Schema
 from sqlalchemy import func, select
 
 from scim_server.api import schemas as s
 from scim_server.api.auth import oauth_server
 from scim_server.api.routing import operation
-from scim_server.domain import accounts, audit, events, resources, tokens, users
+from scim_server.domain import accounts, audit, events, resources, sets, tokens, users
 from scim_server.domain import groups as group_service
 from scim_server.domain.directory import count_users, list_users
 from scim_server.domain.documents import email_as_sent, read_profile
@@ -355,6 +356,29 @@ def events_view(query: dict[str, Any]) -> Any:
     last = rows[-1].position if rows else after
     return {"events": [event_out(row) for row in rows],
             "next": events.seal_cursor(secret, g.account.id, last)}
+
+
+@operation("/events/set-poll", "POST", summary="The account's events as signed Security Event "
+           "Tokens, by RFC 8936 poll-based delivery: acknowledge the SETs processed, get the "
+           "next unacknowledged ones (a SET not acknowledged comes again)", tag=AUDIT,
+           body=s.SetPollRequest, response=s.SetPollOut)
+def set_poll_view(body: dict[str, Any]) -> Any:
+    settings = _settings()
+    # Each API credential (token, OAuth client) is a receiver of its own.
+    receiver = g.actor.credential_id
+    answer = sets.poll(
+        g.db, g.account, receiver,
+        sets.PollRequest(ack=body["ack"], errors=body["setErrs"],
+                         max_events=min(body["maxEvents"], settings.max_results),
+                         return_immediately=body["returnImmediately"]),
+        secret=current_app.config["SECRET_KEY"],
+        audience=sets.Audience.of(settings.base_url, g.account),
+        wait=0.0 if settings.is_sqlite else settings.set_poll_wait,
+        commit=g.db.commit,
+    )
+    # Not jsonify: it sorts the keys, and the SETs are easier to follow in the feed's order.
+    document = s.SetPollOut().dump({"sets": answer.sets, "moreAvailable": answer.more_available})
+    return Response(json.dumps(document), mimetype="application/json")
 
 
 def event_out(row: Any) -> dict[str, Any]:

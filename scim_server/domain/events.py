@@ -136,21 +136,44 @@ def record_events(session: Session, account: Account, *, actor: Actor,
     """Write events in the caller's transaction, in order, at the account's next positions.
 
     Takes the account row's lock until the transaction ends (the position is handed out under
-    it): callers write their events at the end of their change, as the SCIM door settles its
-    counts, and the domain's writes hold that lock already (``lock_account``)."""
+    it): callers write their events at the end of their change, and the domain's writes hold
+    that lock already (``lock_account``). A write that ends by shifting the account's counts
+    gives its events to that statement instead (``users.settle_counts(…, events=…)``)."""
+    rows = event_rows(session, actor=actor, changes=changes, clock=clock)
+    if rows:
+        append_events(session.connection(), account.id, rows)
+
+
+def event_rows(session: Session, *, actor: Actor, changes: Sequence[Change],
+               clock: Clock = utcnow) -> list[dict[str, Any]]:
+    """The rows of ``events`` (but account and position) that ``changes`` make."""
     if not changes:
-        return
+        return []
     at = clock()
-    append_events(session.connection(), account.id, [
+    txn = transaction_id(session)
+    return [
         {
             "id": new_id(), "at": at, "door": actor.door, "actor_user_id": actor.user_id,
             "actor_credential_id": actor.credential_id, "client": actor.client,
             "event_type": change.event_type, "resource_type": change.resource_type,
             "resource_id": change.resource_id, "payload": change.payload(),
-            "data": change.data,
+            "data": change.data, "txn": txn,
         }
         for change in changes
-    ])
+    ]
+
+
+def transaction_id(session: Session) -> str:
+    """RFC 8417's ``txn`` of the session's current transaction: the same for every event one
+    transaction writes (every ``record_events`` of a request, the whole of a Bulk, whose
+    operations are savepoints of one transaction), new with the next transaction."""
+    session.connection()  # begins the transaction if none is
+    root = session.get_transaction()
+    held = session.info.get("events_txn")
+    if held is None or held[0] is not root:
+        held = (root, new_id())
+        session.info["events_txn"] = held
+    return str(held[1])
 
 
 def forget_data(session: Session, account: Account, resource_id: str) -> None:

@@ -414,13 +414,15 @@ def apply_user_change(session: Session, account: Account, user_id: str, before: 
     _apply_effects(session, account, user_id, before, after, clock=clock)
 
 
-def settle_counts(session: Session, account: Account, shift: CountShift) -> None:
+def settle_counts(session: Session, account: Account, shift: CountShift,
+                  events: Sequence[dict[str, Any]] = ()) -> None:
     """Apply a write's shift of the account's counts within its limits, in one conditional
     statement, or refuse it with ``operators.limit`` / ``seats.exceeded`` (the operator limit
     is judged first, as :func:`check_user_create` does). Make it the last statement before
-    the transaction commits: it holds the account row until then."""
+    the transaction commits: it holds the account row until then. The write's ``events``
+    (``events.event_rows``) take their positions in that statement."""
     connection = session.connection()
-    if shift_counts(connection, account.id, shift):
+    if shift_counts(connection, account.id, shift, events):
         return
     counts = account_counts(connection, account.id)
     if shift.check_operators and counts.operators_used + shift.operators > counts.operators_limit:

@@ -26,6 +26,8 @@ from scim_server.storage.members import MemberChange
 from scim_server.storage.records import CountShift
 from scim_server.storage.scim_storage import ReadState, SqlScimStorage
 
+PENDING = "scim_pending_events"
+
 
 def user_state_of(resource: Resource[Any], *, current_status: str | None = None) -> user_rules.UserState:
     """The rule-relevant view of a SCIM User: type, status (from ``active``) and main email."""
@@ -140,16 +142,27 @@ class RuledScimStorage(SqlScimStorage):
             )
             if kind == "User":
                 changes += events.status_changed(resource_id, before.status, status)
-        events.record_events(self.session, g.account, actor=scim_actor(), changes=changes)
+        self._pending().extend(changes)
 
     def members_moved(self, group_id: str, added: Sequence[str], removed: Sequence[str]) -> None:
-        events.record_events(self.session, g.account, actor=scim_actor(),
-                             changes=events.members_changed(group_id, added=added,
-                                                            removed=removed))
+        self._pending().extend(events.members_changed(group_id, added=added, removed=removed))
+
+    # A write's events wait for its last statement (``settle``), which takes their positions
+    # with the counts: they cost the write no round trip of their own. Kept on the request's
+    # session (this storage serves every request), and dropped when an operation begins, so
+    # a failed Bulk operation's never reach the next one.
+    def _pending(self) -> list[events.Change]:
+        return self.session.info.setdefault(PENDING, [])  # type: ignore[no-any-return]
+
+    def operation(self) -> Any:
+        self.session.info.pop(PENDING, None)
+        return super().operation()
 
     def settle(self, shift: CountShift) -> None:
+        changes = self.session.info.pop(PENDING, None) or []
+        rows = events.event_rows(self.session, actor=scim_actor(), changes=changes)
         with domain_refusals():
-            user_rules.settle_counts(self.session, g.account, shift)
+            user_rules.settle_counts(self.session, g.account, shift, rows)
 
     def create_users(
         self,
@@ -181,11 +194,12 @@ class RuledScimStorage(SqlScimStorage):
         record_audits(self.session, g.account, actor=actor, action="user.create",
                       target_type="user",
                       changes=[(str(r.id), None, _summary(r)) for r in created])
-        # The run's events in one statement too, in the order of the Bulk's operations.
-        events.record_events(self.session, g.account, actor=actor, changes=[
+        # The run's events in one statement too (with its counts, ``settle``), in the order
+        # of the Bulk's operations.
+        self._pending().extend(
             events.created("User", str(r.id), document)
             for r, (document, _) in zip(created, stored, strict=True)
-        ])
+        )
 
     def delete(
         self,

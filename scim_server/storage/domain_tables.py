@@ -248,6 +248,9 @@ class Event(Base):
     resource_id: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    # The write (one request, one Bulk) the event came from: RFC 8417's ``txn``, shared by the
+    # events of one ``record_events`` call. Null for events written before it existed.
+    txn: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class WebhookEndpoint(Base):
@@ -317,3 +320,59 @@ class WebhookDelivery(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     ok: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(String(400), nullable=True)
+
+
+class SigningKey(Base):
+    """A key the server signs Security Event Tokens with (RFC 8417), shared by every instance.
+
+    Stored rather than derived from the secret key so that it can be rotated without changing
+    the secret key (which seals sessions and cursors): ``generation`` orders the keys, the
+    highest signs, every one stays in the JWKS so that SETs signed before a rotation still
+    verify. The generation is unique, so two instances creating the first key (or rotating) at
+    once cannot both win: the loser reads the winner's key. The private key is kept encrypted
+    with a key derived from the server's secret key (AES-GCM): a database dump alone does not
+    let anyone sign."""
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (UniqueConstraint("generation", name="uq_signing_keys_generation"),)
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    alg: Mapped[str] = mapped_column(String(16))
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    private_key: Mapped[str] = mapped_column(Text)  # nonce + AES-GCM ciphertext, base64
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SetPollReceiver(Base):
+    """What one poll-based SET receiver (RFC 8936) has acknowledged of its account's feed.
+
+    A receiver is an API credential (an API token, or an OAuth client): each gets every event
+    of the account once acknowledged, whatever the others do. ``acked_position`` is the
+    contiguous prefix: every event at or below it is acknowledged (or was purged). Acks beyond
+    it (a receiver may acknowledge out of order) are rows of :class:`SetPollAck` until the gap
+    before them closes, when the prefix moves past them and they are deleted: the state stays
+    small, and an unacknowledged SET is found as the first position above the prefix that has
+    no ack row."""
+
+    __tablename__ = "set_poll_receivers"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    receiver: Mapped[str] = mapped_column(String(64), primary_key=True)
+    acked_position: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                                default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SetPollAck(Base):
+    """An event a receiver acknowledged beyond its contiguous prefix (see
+    :class:`SetPollReceiver`)."""
+
+    __tablename__ = "set_poll_acks"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    receiver: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                          primary_key=True)

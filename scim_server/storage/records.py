@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from scim_server.storage import models as m
 from scim_server.storage.conversion import user_fields
 from scim_server.storage.dialects import json_dialect
+from scim_server.storage.events import append_events, take_and_append
 from scim_server.storage.schema import default_provider
 from scim_server.storage.scope import USER_VISIBLE, AccountScope
 
@@ -74,16 +75,20 @@ class CountShift:
         return not (self.operators or self.paying or self.check_operators or self.check_seats)
 
 
-def _shift_statement(check_operators: bool, check_seats: bool) -> Any:
+def _shift_statement(check_operators: bool, check_seats: bool, events: bool = False) -> Any:
     a = _accounts.c
+    values: dict[str, Any] = {
+        "operators_used": a.operators_used + sa.bindparam("operators"),
+        "paying_active": a.paying_active + sa.bindparam("paying"),
+    }
+    if events:
+        # The write's events take their positions in the same statement (storage.events).
+        values["event_position"] = a.event_position + sa.bindparam("events")
     statement = (
         sa.update(_accounts)
         .where(a.id == sa.bindparam("account"))
-        .values(
-            operators_used=a.operators_used + sa.bindparam("operators"),
-            paying_active=a.paying_active + sa.bindparam("paying"),
-        )
-        .returning(a.id)
+        .values(**values)
+        .returning(a.event_position if events else a.id)
     )
     if check_operators:
         statement = statement.where(a.operators_used + sa.bindparam("operators") <= a.operators_limit)
@@ -92,18 +97,30 @@ def _shift_statement(check_operators: bool, check_seats: bool) -> Any:
     return statement
 
 
-# Built once: the four shapes of the conditional update.
-_SHIFTS = {(o, s): _shift_statement(o, s) for o in (False, True) for s in (False, True)}
+# Built once: the four shapes of the conditional update, without and with events.
+_SHIFTS = {(o, s, e): _shift_statement(o, s, e)
+           for o in (False, True) for s in (False, True) for e in (False, True)}
 
 
-def shift_counts(connection: Any, account_id: str, shift: CountShift) -> bool:
-    """Apply a shift to the account's counts, within the limits it names: False, and nothing
-    changed, when a limit would be passed. One statement, which holds the account row until
-    the transaction ends: callers make it their last."""
+def shift_counts(connection: Any, account_id: str, shift: CountShift,
+                 events: Sequence[dict[str, Any]] = ()) -> bool:
+    """Apply a shift to the account's counts, within the limits it names, and write the
+    write's ``events`` (rows as ``storage.events.append_events`` takes them) at the positions
+    the same statement takes: False, and nothing changed, when a limit would be passed. One
+    statement on PostgreSQL, events or not, which holds the account row until the
+    transaction ends: callers make it their last."""
+    if events:
+        if shift.is_noop:
+            append_events(connection, account_id, events)
+            return True
+        return take_and_append(
+            connection, _SHIFTS[(shift.check_operators, shift.check_seats, True)],
+            {"account": account_id, "operators": shift.operators, "paying": shift.paying},
+            events)
     if shift.is_noop:
         return True
     row = connection.execute(
-        _SHIFTS[(shift.check_operators, shift.check_seats)],
+        _SHIFTS[(shift.check_operators, shift.check_seats, False)],
         {"account": account_id, "operators": shift.operators, "paying": shift.paying},
     ).first()
     return row is not None

@@ -628,7 +628,8 @@ class SqlScimStorage(AccountScope, ScimStorage):
 
     # The steps of a user write, which the ruled storage of the SCIM layer gives the domain:
     # ``judge`` before the row is written (the rules; what the counts must respect),
-    # ``written`` after it (lifecycle effects, audit), ``settle`` last (the counts).
+    # ``written`` after it (lifecycle effects, audit), ``settle`` last (the counts). A group
+    # write settles too, with no shift: the ruled storage writes every write's events there.
 
     def judge(self, before: ReadState | None, resource_id: str | None, resource: Resource[Any],
               fields: dict[str, Any]) -> CountShift:
@@ -673,6 +674,7 @@ class SqlScimStorage(AccountScope, ScimStorage):
             if given:
                 document["members"] = [{"value": member} for member in given]
             self.written("create", kind, resource_id, None, created, document=document)
+            self.settle(CountShift())
             return created
         fields, emails = user_fields(resource, current_status=None)
         shift = self.judge(None, None, resource, fields)
@@ -858,6 +860,7 @@ class SqlScimStorage(AccountScope, ScimStorage):
                 updated.members = None  # type: ignore[attr-defined]
             self.written("update", kind, resource_id, before, updated, document=fields["data"])
             self.members_moved(resource_id, added, removed)
+            self.settle(CountShift())
             return updated
         fields, emails = user_fields(resource, current_status=before.status)
         if fields.get("password_hash") is None:
@@ -913,6 +916,7 @@ class SqlScimStorage(AccountScope, ScimStorage):
             self.records.delete_group(resource_id, version=version)
             self._forget(kind, resource_id)
             self.written("delete", kind, resource_id, before, None)
+            self.settle(CountShift())
             return
         self.records.anonymise_user(resource_id, version=version)
         self._forget(kind, resource_id)
@@ -962,6 +966,7 @@ class SqlScimStorage(AccountScope, ScimStorage):
                          document=fields["data"] if fields is not None else None)
         self.members_changed(group_id, steps, unknown)
         self.members_moved(group_id, list(added), list(removed))
+        self.settle(CountShift())
         header.meta = meta_of("Group", written)
         return header
 
