@@ -492,6 +492,8 @@ DOMAIN_FR: dict[str, str] = {
     # groups
     "no user or group %(id)s": "Aucun utilisateur ni groupe %(id)s.",
     "a group cannot be a member of itself": "Un groupe ne peut pas être membre de lui-même.",
+    # events as signed SETs (RFC 8936 poll)
+    "at most %(max)s acknowledgements at once": "Au plus %(max)s accusés de réception à la fois.",
     # webhooks
     "refused webhook URL: %(reason)s": "Adresse de webhook refusée : %(reason)s",
     "no webhook endpoint %(id)s": "Aucun point de terminaison de webhook %(id)s.",

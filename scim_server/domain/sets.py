@@ -221,7 +221,8 @@ def poll(session: Session, account: Account, receiver: str, request: PollRequest
     acks = list(request.ack)
     errors = dict(request.errors or {})
     if len(acks) + len(errors) > MAX_ACKS:
-        raise InvalidInput(f"at most {MAX_ACKS} acknowledgements at once", field="ack")
+        raise InvalidInput("at most %(max)s acknowledgements at once", field="ack",
+                           params={"max": MAX_ACKS})
     for jti, error in errors.items():
         log.info("set-poll receiver %s reported SET %s: %s", receiver, jti,
                  str(error.get("err", ""))[:64])
