@@ -148,7 +148,13 @@ def render_body(raw: bytes | None, cap: int) -> tuple[str | None, bool, Any]:
 
 def _member_values(document: Any) -> list[str]:
     found: list[str] = []
-    operations = document.get("Operations") if isinstance(document, dict) else None
+    if not isinstance(document, dict):
+        return found
+    for key, value in document.items():
+        if key.lower() == "members" and isinstance(value, list):  # a group's POST or PUT
+            found += [m["value"] for m in value
+                      if isinstance(m, dict) and isinstance(m.get("value"), str)]
+    operations = document.get("Operations")
     if not isinstance(operations, list):
         return found
     for op in operations:
@@ -328,18 +334,27 @@ class RequestLog:
                 self._bytes = 0
             if not batch:
                 return 0
+            fresh: list[str] = []
             try:
-                rows = [self._row(entry) for entry in batch]
                 if not self.ensure_schema():
                     raise RuntimeError("the request log's schema could not be created")
+                self._load_profiles(batch)
+                rows = [self._row(entry, fresh) for entry in batch]
                 store.insert_rows(self.engine, rows_for_insert(rows))
-                self._remember_profiles(rows)
             except Exception as exc:  # noqa: BLE001 - a log failure never reaches a request
+                for connection_id in fresh:
+                    self._detected.pop(connection_id, None)
                 if self.own_schema:
                     self._schema_ready = False  # a dropped table is made again next time
                 self._failed(exc, len(batch))
                 return 0
             self.stats.written += len(rows)
+            try:
+                self._remember_profiles(rows)
+            except Exception as exc:  # noqa: BLE001 - detected again from a later request
+                for connection_id in fresh:
+                    self._detected.pop(connection_id, None)
+                self._failed(exc, 0)
             return len(rows)
 
     def _failed(self, exc: BaseException, lost: int) -> None:
@@ -347,7 +362,15 @@ class RequestLog:
         self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
         logger.warning("request log: %d entries not written: %s", lost, self.stats.last_error)
 
-    def _row(self, entry: Captured) -> dict[str, Any]:
+    def _load_profiles(self, batch: list[Captured]) -> None:
+        """The profiles other processes (or earlier runs) detected for the batch's
+        connections this process has not seen tell yet."""
+        unknown = {e.connection_id for e in batch
+                   if e.connection_id is not None and e.connection_id not in self._detected}
+        if unknown:
+            self._detected.update(store.detected_profiles(self.engine, sorted(unknown)))
+
+    def _row(self, entry: Captured, fresh: list[str]) -> dict[str, Any]:
         request_text, request_cut, request_doc = render_body(entry.request_body, self.body_cap)
         response_text, response_cut, response_doc = render_body(entry.response_body,
                                                                 self.body_cap)
@@ -358,9 +381,16 @@ class RequestLog:
             match = _RULE_ID.match(str(response_doc.get("detail") or ""))
             if match:
                 rule = match.group(1)[:80]
-        profile = detect_profile(entry.user_agent, entry.quirks)
-        if profile is None and entry.connection_id is not None:
-            profile = self._detected.get(entry.connection_id)
+        signal = detect_profile(entry.user_agent, entry.quirks)
+        connection_id = entry.connection_id
+        new = signal is not None and connection_id is not None \
+            and connection_id not in self._detected
+        if new:
+            # The first request of a connection that tells its identity provider decides its
+            # detected profile (an Admin may set another).
+            self._detected[str(connection_id)] = str(signal)
+            fresh.append(str(connection_id))
+        profile = signal or (self._detected.get(connection_id) if connection_id else None)
         return {
             "account_id": entry.account_id,
             "at": entry.at,
@@ -381,20 +411,15 @@ class RequestLog:
             "request_truncated": request_cut,
             "response_body": response_text,
             "response_truncated": response_cut,
-            # Not a column: whether the profile came from this request's own signals.
-            "_signal": detect_profile(entry.user_agent, entry.quirks),
+            # Not a column: the connection's first detection, to record once written.
+            "_detected": signal if new else None,
         }
 
     def _remember_profiles(self, rows: list[dict[str, Any]]) -> None:
-        """The first request of a connection that tells its identity provider decides its
-        detected profile (an Admin may set another)."""
         for row in rows:
-            signal, connection_id = row.get("_signal"), row["connection_id"]
-            if signal is None or connection_id is None or connection_id in self._detected:
-                continue
-            store.record_detected(self.engine, row["account_id"], connection_id, signal,
-                                  row["at"])
-            self._detected[connection_id] = signal
+            if row.get("_detected"):
+                store.record_detected(self.engine, row["account_id"], row["connection_id"],
+                                      row["_detected"], row["at"])
 
     def maybe_purge(self, *, force: bool = False) -> int:
         now = time.monotonic()

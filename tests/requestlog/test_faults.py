@@ -14,9 +14,9 @@ from flask import Flask
 from sqlalchemy import event, text
 
 from scim_server.app import create_app
+from scim_server.db import make_engine
 from scim_server.domain.request_log import RequestLog
 from scim_server.migrate import upgrade
-from scim_server.db import make_engine
 from scim_server.request_capture import request_log_of
 from tests.pgcluster import PgCluster, find_bin_dir
 from tests.requestlog.conftest import Tenant, _tenant, make_settings
