@@ -123,3 +123,42 @@ def test_requests_without_an_account_are_not_logged(app: Flask, log: RequestLog,
                                     headers={"Authorization": "Bearer nope"})
     assert refused.status_code == 401
     assert log.pending == 0
+
+
+def test_retention_purges_old_entries(app: Flask, log: RequestLog, tenant: Tenant) -> None:
+    import datetime as dt
+
+    tenant.scim.get("/Users")
+    user_id = tenant.scim.post("/Users", user_body("old@acme.test")).get_json()["id"]
+    log.flush()
+    assert log.maybe_purge(force=True) == 0  # within the 30 days
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
+    log.clock = lambda: later
+    assert log.maybe_purge(force=True) == 2
+    assert entries(log, tenant.account_id) == []
+    where = store.RequestFilter(resource_id=user_id)
+    assert store.list_rows(log.engine, tenant.account_id, where, 10) == []
+    with log.engine.connect() as connection:
+        from sqlalchemy import func, select
+
+        assert connection.scalar(select(func.count()).select_from(
+            store.scim_request_resources)) == 0
+
+
+def test_a_full_buffer_drops_the_oldest_and_counts(app: Flask, log: RequestLog,
+                                                   tenant: Tenant) -> None:
+    log.capacity = 3
+    for n in range(5):
+        assert tenant.scim.get("/Users", query={"filter": f'userName eq "n{n}"'}).status_code == 200
+    assert log.pending == 3 and log.stats.dropped == 2
+    log.flush()
+    kept = [e["query"] for e in entries(log, tenant.account_id)]
+    assert kept == [f'filter=userName eq "n{n}"' for n in (2, 3, 4)]
+
+
+def test_a_filter_naming_a_secret_keeps_its_shape_only(app: Flask, log: RequestLog,
+                                                       tenant: Tenant) -> None:
+    tenant.scim.get("/Users", query={"filter": 'password eq "hunter2"'})
+    log.flush()
+    [entry] = entries(log, tenant.account_id)
+    assert entry["query"] == f'filter=password eq "{REDACTED}"'
