@@ -402,6 +402,7 @@ class RequestLog:
             "path": entry.path[:400],
             "query": redact_query(entry.query)[:4000] or None,
             "status": entry.status,
+            "status_class": min(max(entry.status // 100, 1), 5),
             "scim_type": scim_type,
             "rule": rule,
             "duration_ms": round(entry.duration_ms, 3),
@@ -507,7 +508,8 @@ def _log_view(log: RequestLog | None, account: Account, ids: list[str],
         return {}, {}
     try:
         return (store.detected_profiles(log.engine, ids),
-                store.connection_activity(log.engine, account.id, now - dt.timedelta(hours=24)))
+                store.connection_activity(log.engine, account.id, ids,
+                                          now - dt.timedelta(hours=24)))
     except Exception as exc:  # noqa: BLE001
         logger.warning("request log unreadable: %s", exc)
         return {}, {}

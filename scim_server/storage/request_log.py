@@ -56,6 +56,8 @@ scim_requests = Table(
     Column("path", String(400), nullable=False),
     Column("query", Text, nullable=True),
     Column("status", Integer, nullable=False),
+    # 2, 4 or 5: the page's status filter walks one index range in id order.
+    Column("status_class", Integer, nullable=False),
     Column("scim_type", String(60), nullable=True),
     Column("rule", String(80), nullable=True),
     Column("duration_ms", Float, nullable=False),
@@ -69,10 +71,11 @@ scim_requests = Table(
 # The page lists an account's newest first (id order) and filters on these.
 Index("ix_scim_requests_account_id_order", scim_requests.c.account_id, scim_requests.c.id)
 Index("ix_scim_requests_account_at", scim_requests.c.account_id, scim_requests.c.at)
+# status_class last: a connection's error count (the hub card) reads the index alone.
 Index("ix_scim_requests_account_connection", scim_requests.c.account_id,
-      scim_requests.c.connection_id, scim_requests.c.id)
-Index("ix_scim_requests_account_status", scim_requests.c.account_id, scim_requests.c.status,
-      scim_requests.c.id)
+      scim_requests.c.connection_id, scim_requests.c.id, scim_requests.c.status_class)
+Index("ix_scim_requests_account_status", scim_requests.c.account_id,
+      scim_requests.c.status_class, scim_requests.c.id)
 
 # Which requests touched which resource: the user page's link, the resource filter.
 scim_request_resources = Table(
@@ -179,8 +182,7 @@ def list_rows(engine: Engine, account_id: str, where: RequestFilter,
     t = scim_requests
     conditions = [t.c.account_id == account_id]
     if where.status_class is not None:
-        low = where.status_class * 100
-        conditions += [t.c.status >= low, t.c.status < low + 100]
+        conditions.append(t.c.status_class == where.status_class)
     if where.connection_id is not None:
         conditions.append(t.c.connection_id == where.connection_id)
     if where.method is not None:
@@ -209,26 +211,31 @@ def get_row(engine: Engine, account_id: str, request_id: int) -> dict[str, Any] 
     return None if row is None else dict(row._mapping)
 
 
-def connection_activity(engine: Engine, account_id: str, since: dt.datetime
-                        ) -> dict[str, dict[str, Any]]:
-    """Per connection of the account: its last request, and its requests and errors (5xx and
-    4xx) since ``since``."""
+def connection_activity(engine: Engine, account_id: str, connection_ids: Sequence[str],
+                        since: dt.datetime) -> dict[str, dict[str, Any]]:
+    """Per connection: its last request, and its requests and errors (4xx and 5xx) since
+    ``since``. Each figure is an index range of one connection: the day's first id stands for
+    ``since`` (ids follow the writers' batches, so the bound is as exact as a flush interval)."""
     t = scim_requests
     found: dict[str, dict[str, Any]] = {}
     with engine.connect() as connection:
-        last_ids = (select(func.max(t.c.id).label("id"))
-                    .where(t.c.account_id == account_id, t.c.connection_id.is_not(None))
-                    .group_by(t.c.connection_id).subquery())
-        for row in connection.execute(
-                select(t.c.connection_id, t.c.at, t.c.method, t.c.path, t.c.status, t.c.id)
-                .where(t.c.id.in_(select(last_ids.c.id)))):
-            found[row.connection_id] = {"last": dict(row._mapping), "total": 0, "errors": 0}
-        errors = func.sum((t.c.status >= 400).cast(Integer))
-        for row in connection.execute(
-                select(t.c.connection_id, func.count(), errors)
-                .where(t.c.account_id == account_id, t.c.at >= since,
-                       t.c.connection_id.is_not(None))
-                .group_by(t.c.connection_id)):
-            entry = found.setdefault(row[0], {"last": None, "total": 0, "errors": 0})
-            entry["total"], entry["errors"] = int(row[1]), int(row[2] or 0)
+        first_id = connection.execute(
+            select(func.min(t.c.id)).where(t.c.account_id == account_id, t.c.at >= since)
+        ).scalar()
+        for connection_id in connection_ids:
+            last = connection.execute(
+                select(t.c.id, t.c.at, t.c.method, t.c.path, t.c.status)
+                .where(t.c.account_id == account_id, t.c.connection_id == connection_id)
+                .order_by(t.c.id.desc()).limit(1)).first()
+            entry: dict[str, Any] = {"last": dict(last._mapping) if last else None,
+                                     "total": 0, "errors": 0}
+            if last is not None and first_id is not None:
+                recent = [t.c.account_id == account_id, t.c.connection_id == connection_id,
+                          t.c.id >= first_id]
+                entry["total"] = connection.execute(
+                    select(func.count()).select_from(t).where(*recent)).scalar_one()
+                entry["errors"] = connection.execute(
+                    select(func.count()).select_from(t)
+                    .where(*recent, t.c.status_class >= 4)).scalar_one()
+            found[connection_id] = entry
     return found

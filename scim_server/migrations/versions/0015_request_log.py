@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("path", sa.String(length=400), nullable=False),
         sa.Column("query", sa.Text(), nullable=True),
         sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("status_class", sa.Integer(), nullable=False),
         sa.Column("scim_type", sa.String(length=60), nullable=True),
         sa.Column("rule", sa.String(length=80), nullable=True),
         sa.Column("duration_ms", sa.Float(), nullable=False),
@@ -50,9 +51,9 @@ def upgrade() -> None:
     op.create_index("ix_scim_requests_account_id_order", "scim_requests", ["account_id", "id"])
     op.create_index("ix_scim_requests_account_at", "scim_requests", ["account_id", "at"])
     op.create_index("ix_scim_requests_account_connection", "scim_requests",
-                    ["account_id", "connection_id", "id"])
+                    ["account_id", "connection_id", "id", "status_class"])
     op.create_index("ix_scim_requests_account_status", "scim_requests",
-                    ["account_id", "status", "id"])
+                    ["account_id", "status_class", "id"])
     op.create_table(
         "scim_request_resources",
         sa.Column("request_id", ROW_ID, nullable=False),
