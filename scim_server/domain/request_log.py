@@ -46,7 +46,7 @@ WITHHELD = "[not stored: the body is not JSON, or too large to redact, and names
 
 # Keys whose values are secrets, wherever they appear in a body.
 _SECRET_KEY = re.compile(r"pass(word|wd|phrase)|secret|token|api_?key|authori[sz]ation|"
-                         r"private_?key|otp", re.I)
+                         r"private_?key|^otp$", re.I)
 _RULE_ID = re.compile(r"^([a-z_]+(?:\.[a-z_]+)+): ")
 _RESOURCE_PATH = re.compile(r"^/scim/v2/(Users|Groups)/([^/?]+)")
 _LOCATION_ID = re.compile(r"/(?:Users|Groups)/([^/?\"]+)$")

@@ -166,3 +166,16 @@ def test_the_operations_are_in_the_openapi_document(app: Flask) -> None:
     assert {"get"} <= set(document["paths"]["/scim-requests"])
     assert {"get"} <= set(document["paths"]["/scim-requests/{request_id}"])
     assert {"get", "patch"} <= set(document["paths"]["/connections/{connection_id}"])
+
+
+def test_the_hub_lists_each_connection(app: Flask, log: RequestLog, tenant: Tenant) -> None:
+    tenant.scim.get("/Users", headers={"User-Agent": "Microsoft.Identity.Provisioning"})
+    tenant.scim.post("/Users", {"schemas": []})
+    log.flush()
+    hub = tenant.api(app, "get", "/hub")
+    assert hub.status_code == 200, hub.get_json()
+    [connection] = hub.get_json()["api_users"]["connections"]
+    assert connection["profile"] == "entra"
+    assert connection["last_status"] == 400 and connection["last_request_at"]
+    assert connection["requests_24h"] == 2 and connection["error_rate_24h"] == 0.5
+    assert hub.get_json()["api_users"]["links"]["requests"] == "/api/v1/scim-requests"

@@ -162,3 +162,21 @@ def test_a_filter_naming_a_secret_keeps_its_shape_only(app: Flask, log: RequestL
     log.flush()
     [entry] = entries(log, tenant.account_id)
     assert entry["query"] == f'filter=password eq "{REDACTED}"'
+
+
+def test_bodies_that_cannot_be_redacted_are_withheld() -> None:
+    from scim_server.domain.request_log import DECODE_LIMIT, WITHHELD, redact, render_body
+
+    assert render_body(b"userName=a&password=" + SECRET.encode(), 1024)[0] == WITHHELD
+    assert render_body(b"plain words", 1024)[:2] == ("plain words", False)
+    big = json.dumps({"userName": "a", "x": "y" * DECODE_LIMIT, "password": SECRET}).encode()
+    text, cut, _ = render_body(big, 1024)
+    assert text == WITHHELD and cut is True
+    broken = b'{"schemas": [], "userName": "a", "password": "' + SECRET.encode()
+    assert render_body(broken, 1024)[0] == WITHHELD
+    nested = {"a": [{"b": {"apiKey": 1, "Client_Secret": 2, "otp": 3, "footprint": 4}}],
+              "Operations": [{"op": "add", "path": "urn:x:y:userPassword", "value": "v"}]}
+    assert redact(nested) == {
+        "a": [{"b": {"apiKey": REDACTED, "Client_Secret": REDACTED, "otp": REDACTED,
+                     "footprint": 4}}],
+        "Operations": [{"op": "add", "path": "urn:x:y:userPassword", "value": REDACTED}]}
