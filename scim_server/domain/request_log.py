@@ -18,6 +18,7 @@ decode, is kept as text only when it names no secret at all.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -74,13 +75,21 @@ _SHAPES = {
 }
 
 
-def detect_profile(user_agent: str | None, quirks: Iterable[str] = ()) -> str | None:
-    """The identity provider a request comes from, by its User-Agent, else by a request
-    shape only one sends; None when nothing tells."""
-    agent = (user_agent or "").lower()
+@functools.lru_cache(maxsize=256)
+def _agent_profile(user_agent: str) -> str | None:
+    agent = user_agent.lower()
     for profile, fragments in _AGENTS:
         if any(f in agent for f in fragments):
             return profile
+    return None
+
+
+def detect_profile(user_agent: str | None, quirks: Iterable[str] = ()) -> str | None:
+    """The identity provider a request comes from, by its User-Agent, else by a request
+    shape only one sends; None when nothing tells."""
+    found = _agent_profile(user_agent[:200]) if user_agent else None
+    if found is not None:
+        return found
     for quirk in quirks:
         if quirk in _SHAPES:
             return _SHAPES[quirk]
@@ -123,11 +132,29 @@ def _cut(text: str, cap: int) -> tuple[str, bool]:
     return encoded[:cap].decode(errors="ignore"), True
 
 
-def render_body(raw: bytes | None, cap: int) -> tuple[str | None, bool, Any]:
+# A cheap first look (a case-insensitive regex over the bytes costs more than decoding them):
+# a body holding none of these names no secret.
+_SECRET_HINTS = (b"pass", b"secret", b"token", b"key", b"authori", b"otp")
+
+
+def _may_name_secret(raw: bytes) -> bool:
+    lowered = raw.lower()
+    return any(hint in lowered for hint in _SECRET_HINTS)
+
+
+def render_body(raw: bytes | None, cap: int, *, decode: bool = True
+                ) -> tuple[str | None, bool, Any]:
     """The body as stored (redacted, cut at ``cap`` bytes), whether it was cut, and the
-    decoded document (None when it was not JSON)."""
+    decoded document (None when it was not JSON). ``decode=False``: the document is not
+    needed, and a body naming no secret is kept as it is, without decoding it."""
     if not raw:
         return None, False, None
+    if not decode and len(raw) <= DECODE_LIMIT and not _may_name_secret(raw):
+        try:
+            text, cut = _cut(raw.decode(), cap)
+            return text, cut, None
+        except UnicodeDecodeError:
+            pass
     document: Any = None
     if len(raw) <= DECODE_LIMIT:
         try:
@@ -372,8 +399,11 @@ class RequestLog:
 
     def _row(self, entry: Captured, fresh: list[str]) -> dict[str, Any]:
         request_text, request_cut, request_doc = render_body(entry.request_body, self.body_cap)
-        response_text, response_cut, response_doc = render_body(entry.response_body,
-                                                                self.body_cap)
+        # A successful read's answer names its resource in the path: it is decoded only to
+        # redact it, when it names a secret at all.
+        response_text, response_cut, response_doc = render_body(
+            entry.response_body, self.body_cap,
+            decode=entry.status >= 400 or entry.method != "GET")
         scim_type = rule = None
         if entry.status >= 400 and isinstance(response_doc, dict):
             if isinstance(response_doc.get("scimType"), str):
