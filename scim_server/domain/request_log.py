@@ -17,6 +17,7 @@ decode, is kept as text only when it names no secret at all.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import functools
 import json
@@ -25,6 +26,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +53,7 @@ _SECRET_KEY = re.compile(r"pass(word|wd|phrase)|secret|token|api_?key|authori[sz
 _RULE_ID = re.compile(r"^([a-z_]+(?:\.[a-z_]+)+): ")
 _RESOURCE_PATH = re.compile(r"^/scim/v2/(Users|Groups)/([^/?]+)")
 _LOCATION_ID = re.compile(r"/(?:Users|Groups)/([^/?\"]+)$")
+_ANSWER_ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,64})"')
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 # A body larger than this is not decoded by the writer (a full Bulk): it costs the process
@@ -331,6 +334,8 @@ class RequestLog:
             self._thread = threading.Thread(target=self._run, name="scim-request-log",
                                             daemon=True)
             self._thread.start()
+        # An orderly exit (a worker stopped or recycled) writes its buffer first.
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -398,12 +403,18 @@ class RequestLog:
             self._detected.update(store.detected_profiles(self.engine, sorted(unknown)))
 
     def _row(self, entry: Captured, fresh: list[str]) -> dict[str, Any]:
-        request_text, request_cut, request_doc = render_body(entry.request_body, self.body_cap)
-        # A successful read's answer names its resource in the path: it is decoded only to
-        # redact it, when it names a secret at all.
+        # A body is decoded only when something in it is needed: a secret to redact, a
+        # group's members, a Bulk's locations, an error's scimType; a user's create or read
+        # names its resource in the path or in its answer's "id".
+        decode = "/Groups" in entry.path or entry.path.endswith("/Bulk")
+        request_text, request_cut, request_doc = render_body(
+            entry.request_body, self.body_cap, decode=decode)
         response_text, response_cut, response_doc = render_body(
-            entry.response_body, self.body_cap,
-            decode=entry.status >= 400 or entry.method != "GET")
+            entry.response_body, self.body_cap, decode=decode or entry.status >= 400)
+        created = None
+        if response_doc is None and entry.method == "POST" and entry.response_body:
+            found = _ANSWER_ID.search(entry.response_body[:DECODE_LIMIT])
+            created = found.group(1).decode(errors="replace") if found else None
         scim_type = rule = None
         if entry.status >= 400 and isinstance(response_doc, dict):
             if isinstance(response_doc.get("scimType"), str):
@@ -437,7 +448,8 @@ class RequestLog:
             "rule": rule,
             "duration_ms": round(entry.duration_ms, 3),
             "quirks": list(entry.quirks),
-            "resource_ids": touched_ids(entry.path, request_doc, response_doc),
+            "resource_ids": touched_ids(entry.path, request_doc,
+                                        response_doc if created is None else {"id": created}),
             "request_body": request_text,
             "request_truncated": request_cut,
             "response_body": response_text,
@@ -462,6 +474,12 @@ class RequestLog:
         gone = store.purge_before(self.engine, self.clock() - self.retention)
         self.stats.purged += gone
         return gone
+
+
+def _close_at_exit(ref: weakref.ref[RequestLog]) -> None:
+    log = ref()
+    if log is not None and log._pid == os.getpid():
+        log.close()
 
 
 def rows_for_insert(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
