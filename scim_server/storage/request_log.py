@@ -281,10 +281,9 @@ def connection_activity(engine: Engine, account_id: str, connection_ids: Sequenc
             if last is not None and first_id is not None:
                 recent = [t.c.account_id == account_id, t.c.connection_id == connection_id,
                           t.c.id >= first_id]
-                entry["total"] = connection.execute(
-                    select(func.count()).select_from(t).where(*recent)).scalar_one()
-                entry["errors"] = connection.execute(
-                    select(func.count()).select_from(t)
-                    .where(*recent, t.c.status_class >= 4)).scalar_one()
+                counted = connection.execute(
+                    select(func.count(), func.count().filter(t.c.status_class >= 4))
+                    .select_from(t).where(*recent)).one()
+                entry["total"], entry["errors"] = int(counted[0]), int(counted[1])
             found[connection_id] = entry
     return found
