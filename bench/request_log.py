@@ -234,6 +234,7 @@ def main() -> None:
     parser.add_argument("--pg-url", help="a migrated, empty PostgreSQL database to use too")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--no-page", action="store_true", help="the cost only")
+    parser.add_argument("--no-cost", action="store_true", help="the page only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         engines = {"sqlite": f"sqlite:///{Path(tmp) / 'bench.db'}"}
@@ -245,7 +246,7 @@ def main() -> None:
             engines["postgresql"] = args.pg_url
         if args.no_sqlite:
             engines.pop("sqlite")
-        for name, url in engines.items():
+        for name, url in engines.items() if not args.no_cost else ():
             figures = cost(url, args.rounds, args.requests)
             print(f"\n## {name}: the log's cost ({args.rounds} alternating rounds of "
                   f"{args.requests} lookups and {args.requests} creates)\n")
