@@ -104,7 +104,8 @@ def provisioning_request(request_id: str) -> Any:
         row = request_log.get_request(_log(), current().account, int(request_id))
     except NotFound:
         abort(404)
-    quirks = [(q, QUIRKS.get(q, "")) for q in row["quirks"]]
+    # The descriptions are the docs' Markdown: shown here without its code marks.
+    quirks = [(q, QUIRKS.get(q, "").replace("`", "")) for q in row["quirks"]]
     return render_template("admin/provisioning_request.html", row=row, quirks=quirks,
                            request_body=_pretty(row["request_body"]),
                            response_body=_pretty(row["response_body"]))

@@ -75,6 +75,7 @@ def test_the_list_filters_and_detail(ui_app: Flask, admin_client: FlaskClient,
     page = admin_client.get("/admin/provisioning-log")
     assert page.status_code == 200
     text = _text(page)
+    assert 'name="resource_id" maxlength="64" value=""' in text  # no "None" in an empty filter
     assert "POST /scim/v2/Users" in text and "op-capitalised" in text and "404" in text
     assert SECRET not in text
     errors = _text(admin_client.get("/admin/provisioning-log?status=4xx"))
@@ -99,7 +100,7 @@ def test_the_list_filters_and_detail(ui_app: Flask, admin_client: FlaskClient,
     assert "Okta SCIM Client" in body
     patched = next(r for r in account_rows if r["method"] == "PATCH")
     quirks = _text(admin_client.get(f"/admin/provisioning-log/{patched['id']}"))
-    assert "op-capitalised" in quirks and "not in lower case" in quirks
+    assert "op-capitalised" in quirks and "not in lower case (Replace, Add)" in quirks
     assert admin_client.get("/admin/provisioning-log/nope").status_code == 404
     assert admin_client.get("/admin/provisioning-log/999999").status_code == 404
 
