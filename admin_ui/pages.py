@@ -25,11 +25,13 @@ from admin_ui.i18n import gettext, ngettext
 from admin_ui.security import current
 from scim_server.domain import tokens
 from scim_server.domain.errors import DomainError, InvalidInput, NotFound
+from scim_server.domain.request_log import list_connections
 from scim_server.domain.resources import claim_ownership, transfer_ownership
 from scim_server.domain.users import get_user
 from scim_server.hub.api_users import list_api_users
 from scim_server.hub.permissions import permissions_overview
 from scim_server.hub.summary import hub_summary
+from scim_server.request_capture import request_log_of
 from scim_server.storage.domain_tables import RESOURCE_KINDS
 from scim_server.storage.models import User, utcnow
 
@@ -46,7 +48,8 @@ def _offset() -> int:
 @blueprint.get("/")
 def hub() -> Any:
     summary = hub_summary(g.db, current().account, now=utcnow())
-    return render_template("admin/hub.html", summary=summary)
+    connections = list_connections(g.db, current().account, request_log_of())
+    return render_template("admin/hub.html", summary=summary, connections=connections)
 
 
 # --- API users ---------------------------------------------------------------------------------

@@ -1,3 +1,14 @@
 """Imports every module that adds routes to the admin UI's blueprint."""
 
-from admin_ui import audit, auth, duty, groups, help, pages, settings, users, webhooks  # noqa: F401
+from admin_ui import (  # noqa: F401
+    audit,
+    auth,
+    duty,
+    groups,
+    help,
+    pages,
+    provisioning,
+    settings,
+    users,
+    webhooks,
+)

@@ -32,6 +32,7 @@ from scim_server.db import (
     unavailable,
 )
 from scim_server.headers import mark_private
+from scim_server.request_capture import setup_request_log
 from scim_server.settings import Settings
 from scim_server.storage.schema import build_provider
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     setup_private_headers(app)
+    setup_request_log(app, settings)
     setup_config(app, settings)
     setup_database(app, settings, engine)
     setup_rate_limits(app, settings)

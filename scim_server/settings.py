@@ -73,6 +73,16 @@ class Settings:
     # only: on SQLite a waiting request would hold its process's single writer turn. A waiting
     # poll holds a thread and one of its account's requests in flight.
     set_poll_wait: float = 5.0
+    # The SCIM request log (see README "Provisioning log"): its database (default: on SQLite a
+    # file beside the main one, ``<name>.requests.db``; on PostgreSQL the main database through
+    # an engine of its own), the entries a process buffers before dropping the oldest (0: no
+    # log), the seconds between its writes, the days it keeps entries, and the bytes of each
+    # body it keeps.
+    request_log_url: str | None = None
+    request_log_buffer: int = 10_000
+    request_log_flush_interval: float = 1.0
+    request_log_retention_days: int = 30
+    request_log_body_cap: int = 16 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -140,6 +150,17 @@ class Settings:
             raise SettingsError("SCIM_EVENT_RETENTION_DAYS must be positive")
         if not (0 <= self.set_poll_wait <= 10):
             raise SettingsError("SCIM_SET_POLL_WAIT must be between 0 and 10 seconds")
+        if self.request_log_buffer < 0:
+            raise SettingsError("SCIM_REQUEST_LOG_BUFFER cannot be negative")
+        if not (0 < self.request_log_flush_interval <= 3600):
+            raise SettingsError("SCIM_REQUEST_LOG_FLUSH_INTERVAL must be between 0 and 3600 seconds")
+        if self.request_log_retention_days < 1:
+            raise SettingsError("SCIM_REQUEST_LOG_RETENTION_DAYS must be at least 1")
+        if self.request_log_body_cap < 256:
+            raise SettingsError("SCIM_REQUEST_LOG_BODY_CAP must be at least 256 bytes")
+        if self.request_log_url and not urlsplit(self.request_log_url).scheme.startswith(
+                ("sqlite", "postgresql")):
+            raise SettingsError("SCIM_REQUEST_LOG_URL must be a sqlite:/// or postgresql URL")
         if self.threads <= 0:
             raise SettingsError("SCIM_THREADS must be positive")
         if self.default_page_size > self.max_results:
@@ -157,6 +178,20 @@ class Settings:
     def in_flight_per_account(self) -> int:
         """The per-account cap of one process (``account_max_in_flight``, or its default)."""
         return self.account_max_in_flight or max(1, self.threads - 1)
+
+    @property
+    def effective_request_log_url(self) -> str:
+        """Where the request log is written: never into the main SQLite file, whose one
+        write lock provisioning needs."""
+        if self.request_log_url:
+            return self.request_log_url
+        if not self.is_sqlite:
+            return self.database_url
+        prefix, _, path = self.database_url.partition(":///")
+        if not path or path == ":memory:":
+            return "sqlite://"
+        stem = path[:-3] if path.endswith(".db") else path
+        return f"{prefix}:///{stem}.requests.db"
 
     @property
     def is_sqlite(self) -> bool:

@@ -16,10 +16,12 @@ from flask import current_app, g, url_for
 
 from scim_server.api.routing import operation
 from scim_server.domain.actors import Clock
+from scim_server.domain.request_log import list_connections
 from scim_server.hub import duty, permissions
 from scim_server.hub import schemas as s
 from scim_server.hub.api_users import list_api_users
 from scim_server.hub.summary import hub_summary
+from scim_server.request_capture import request_log_of
 from scim_server.storage.hub_tables import DutyException, DutyWindow
 from scim_server.storage.models import utcnow
 
@@ -45,7 +47,15 @@ def hub_view() -> Any:
     groups = url_for("api_v1.list_groups_view")
     doc["operator_groups"]["links"] = {"list": groups,
                                        "without_members": f"{groups}?without_members=true"}
-    doc["api_users"]["links"] = {"list": url_for("api_v1.hub_api_users_view")}
+    doc["api_users"]["links"] = {"list": url_for("api_v1.hub_api_users_view"),
+                                 "connections": url_for("api_v1.connections_view"),
+                                 "requests": url_for("api_v1.scim_requests_view")}
+    doc["api_users"]["connections"] = [
+        {"id": c.id, "label": c.label, "profile": c.profile,
+         "last_request_at": c.last_request["at"] if c.last_request else None,
+         "last_status": c.last_request["status"] if c.last_request else None,
+         "requests_24h": c.requests_24h, "error_rate_24h": c.error_rate_24h}
+        for c in list_connections(g.db, g.account, request_log_of())]
     doc["on_duty"]["links"] = {"list": url_for("api_v1.hub_on_duty_view")}
     doc["seats"]["links"] = {"paying": f"{users}?status=active&paying=true", "operators": users}
     doc["resources"]["links"] = {

@@ -503,3 +503,93 @@ class MembersChangedOut(Schema):
     changed = fields.List(Str(), metadata={"description": "the ids added (or removed); ids "
                                            "already in (or not in) the group are left out"})
     group = fields.Nested(GroupOut)
+
+
+# --- the SCIM request log and the connections ---------------------------------------------------
+
+REQUEST_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+STATUS_CLASSES = ("2xx", "4xx", "5xx")
+IDP_PROFILES = ("okta", "entra", "google", "jumpcloud", "onelogin", "generic")
+
+
+class ScimRequestQuery(Strict):
+    limit = _limit(50)
+    cursor = Str(validate=validate.Regexp(r"^[1-9][0-9]{0,17}$"),
+                 metadata={"description": "the `next_cursor` of an earlier page"})
+    status = Str(validate=validate.OneOf(STATUS_CLASSES))
+    connection_id = Str(validate=validate.Length(1, 64))
+    method = Str(validate=validate.OneOf(REQUEST_METHODS))
+    resource_id = Str(validate=validate.Length(1, 64),
+                      metadata={"description": "a user or group the request touched"})
+    since = fields.AwareDateTime(metadata={"description": "from this instant (included)"})
+    until = fields.AwareDateTime(metadata={"description": "to this instant (excluded)"})
+
+    @validates_schema
+    def _range(self, data: dict[str, object], **_kw: object) -> None:
+        since, until = data.get("since"), data.get("until")
+        if since is not None and until is not None and since >= until:  # type: ignore[operator]
+            raise ValidationError("must be after `since`", "until")
+
+
+class ScimRequestOut(Schema):
+    id = Str()
+    at = fields.DateTime()
+    connection_id = Str(allow_none=True)
+    connection_label = Str(allow_none=True)
+    profile = Str(allow_none=True, metadata={"description": "the identity provider detected"})
+    user_agent = Str(allow_none=True)
+    method = Str()
+    path = Str()
+    query = Str(allow_none=True, metadata={"description": "the query string (a filter), "
+                                                          "redacted when it names a secret"})
+    status = fields.Integer()
+    scim_type = Str(allow_none=True)
+    rule = Str(allow_none=True, metadata={"description": "the account rule that refused it"})
+    duration_ms = fields.Float()
+    quirks = fields.List(Str(), metadata={"description": "ids of the tolerances applied "
+                                                         "(docs/quirks.md)"})
+    resource_ids = fields.List(Str(), metadata={"description": "users and groups touched"})
+
+
+class ScimRequestDetailOut(ScimRequestOut):
+    request_body = Str(allow_none=True, metadata={"description": "redacted: passwords, "
+                                                                "tokens and secrets removed"})
+    request_truncated = fields.Boolean()
+    response_body = Str(allow_none=True)
+    response_truncated = fields.Boolean()
+
+
+class ScimRequestPageOut(Schema):
+    requests = fields.List(fields.Nested(ScimRequestOut))
+    next_cursor = Str(allow_none=True)
+
+
+class LastRequestOut(Schema):
+    id = Str()
+    at = fields.DateTime()
+    method = Str()
+    path = Str()
+    status = fields.Integer()
+
+
+class ConnectionOut(Schema):
+    id = Str(metadata={"description": "the SCIM token's id"})
+    label = Str(allow_none=True, metadata={"description": "the SCIM token's name"})
+    prefix = Str()
+    profile = Str(metadata={"description": "the Admin's choice, else the detected one, else "
+                                           "generic"})
+    profile_source = Str(metadata={"description": "admin, detected or default"})
+    detected_profile = Str(allow_none=True)
+    last_request = fields.Nested(LastRequestOut, allow_none=True)
+    requests_24h = fields.Integer()
+    errors_24h = fields.Integer()
+    error_rate_24h = fields.Float(allow_none=True)
+
+
+class ConnectionListOut(Schema):
+    connections = fields.List(fields.Nested(ConnectionOut))
+
+
+class ConnectionPatch(Strict):
+    profile = Str(required=True, allow_none=True, validate=validate.OneOf(IDP_PROFILES),
+                  metadata={"description": "null: back to the detected profile"})

@@ -11,19 +11,22 @@ from sqlalchemy import func, select
 
 from scim_server.api import schemas as s
 from scim_server.api.auth import oauth_server
+from scim_server.api.problems import ApiProblem
 from scim_server.api.routing import operation
-from scim_server.domain import accounts, audit, events, resources, sets, tokens, users
+from scim_server.domain import accounts, audit, events, request_log, resources, sets, tokens, users
 from scim_server.domain import groups as group_service
 from scim_server.domain.directory import count_users, list_users
 from scim_server.domain.documents import email_as_sent, read_profile
 from scim_server.domain.errors import NotFound
 from scim_server.domain.mail import Mailer, mailer_for
+from scim_server.request_capture import request_log_of
 from scim_server.settings import Settings
 from scim_server.storage.domain_tables import OutboxEmail
 from scim_server.storage.models import Account, User
 
 USERS, GROUPS, RES, AUDIT, TOKENS, MISC = (
     "users", "groups", "resources", "audit", "tokens", "misc")
+LOG = "provisioning-log"
 
 
 def _settings() -> Settings:
@@ -460,3 +463,75 @@ def revoke_client_view(client_pk: str) -> Any:
            "form-encoded, RFC 6749 §4.4)", tag=TOKENS, public=True, raw=True)
 def oauth_token_view() -> Any:
     return oauth_server().create_token_response()
+
+
+# --- the SCIM request log, the connections -------------------------------------------------------
+
+def _request_log() -> Any:
+    found = request_log_of()
+    if found is None:
+        raise ApiProblem(404, "Not Found", "The request log is turned off on this server "
+                                           "(SCIM_REQUEST_LOG_BUFFER=0).")
+    return found
+
+
+def _scim_request_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "id": str(row["id"])}
+
+
+@operation("/scim-requests", "GET", summary="The SCIM requests of the account's identity "
+           "providers, newest first, by cursor (redacted)", tag=LOG, query=s.ScimRequestQuery,
+           response=s.ScimRequestPageOut)
+def scim_requests_view(query: dict[str, Any]) -> Any:
+    status = query.get("status")
+    cursor = query.get("cursor")
+    rows, following = request_log.list_requests(
+        _request_log(), g.account, limit=query["limit"],
+        status_class=int(status[0]) if status else None,
+        connection_id=query.get("connection_id"), method=query.get("method"),
+        resource_id=query.get("resource_id"), since=query.get("since"),
+        until=query.get("until"), before_id=int(cursor) if cursor else None)
+    return {"requests": [_scim_request_out(r) for r in rows],
+            "next_cursor": str(following) if following is not None else None}
+
+
+@operation("/scim-requests/<request_id>", "GET", summary="One SCIM request with its redacted "
+           "request and response bodies", tag=LOG, response=s.ScimRequestDetailOut)
+def scim_request_view(request_id: str) -> Any:
+    if not request_id.isdigit() or len(request_id) > 18:
+        raise NotFound(f"no request {request_id}")
+    return _scim_request_out(request_log.get_request(_request_log(), g.account, int(request_id)))
+
+
+def connection_out(view: request_log.ConnectionView) -> dict[str, Any]:
+    last = view.last_request
+    return {
+        "id": view.id, "label": view.label, "prefix": view.prefix, "profile": view.profile,
+        "profile_source": view.profile_source, "detected_profile": view.detected_profile,
+        "last_request": {**last, "id": str(last["id"])} if last else None,
+        "requests_24h": view.requests_24h, "errors_24h": view.errors_24h,
+        "error_rate_24h": view.error_rate_24h,
+    }
+
+
+@operation("/connections", "GET", summary="The account's SCIM connections (one per SCIM "
+           "token): identity provider profile, last request, errors in the last 24 hours",
+           tag=LOG, response=s.ConnectionListOut)
+def connections_view() -> Any:
+    views = request_log.list_connections(g.db, g.account, request_log_of())
+    return {"connections": [connection_out(v) for v in views]}
+
+
+@operation("/connections/<connection_id>", "GET", summary="One SCIM connection", tag=LOG,
+           response=s.ConnectionOut)
+def connection_view(connection_id: str) -> Any:
+    return connection_out(request_log.get_connection(g.db, g.account, request_log_of(),
+                                                     connection_id))
+
+
+@operation("/connections/<connection_id>", "PATCH", summary="Set a connection's identity "
+           "provider profile (null: the detected one); every profile accepts every quirk",
+           tag=LOG, body=s.ConnectionPatch, response=s.ConnectionOut)
+def patch_connection_view(connection_id: str, body: dict[str, Any]) -> Any:
+    return connection_out(request_log.set_connection_profile(
+        g.db, g.account, request_log_of(), connection_id, body["profile"], actor=g.actor))

@@ -131,9 +131,22 @@ class HubGroupsOut(Schema):
     links = _links()
 
 
+class HubConnectionOut(Schema):
+    id = Str(metadata={"description": "the SCIM token's id"})
+    label = Str(allow_none=True)
+    profile = Str(metadata={"description": "okta, entra, google, jumpcloud, onelogin or generic"})
+    last_request_at = fields.DateTime(allow_none=True)
+    last_status = fields.Integer(allow_none=True)
+    requests_24h = fields.Integer()
+    error_rate_24h = fields.Float(allow_none=True, metadata={"description": "4xx and 5xx "
+                                                             "answers, over the last 24 hours"})
+
+
 class HubApiUsersOut(Schema):
     total = fields.Integer(metadata={"description": "users holding an unrevoked credential"})
     inactive_over_30_days = fields.Integer()
+    connections = fields.List(fields.Nested(HubConnectionOut),
+                              metadata={"description": "each SCIM connection (SCIM token)"})
     links = _links()
 
 

@@ -234,6 +234,8 @@ class AccountScimService(ScimService):
         if document is not None and quirks.holds_nul(document):
             # PostgreSQL text and jsonb cannot hold U+0000; refuse it on every engine alike.
             raise InvalidValueException(detail="Strings may not contain the NUL character (U+0000)")
+        if document is not None:
+            quirks.note(quirks.applied(document, self._known_schemas()))
         if document is not None and quirks.normalise(document, self._known_schemas()):
             body = json.dumps(document).encode()
         return super().read_body(model, body, content_type, scim_ctx)

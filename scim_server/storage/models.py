@@ -287,6 +287,9 @@ class Credential(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A SCIM token is a connection of an identity provider; the Admin's choice of its profile
+    # (okta, entra, ...), None: the one the request log detected.
+    idp_profile: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
 
 # --- the account's derived counts -------------------------------------------------------------
