@@ -530,6 +530,10 @@ DOMAIN_FR: dict[str, str] = {
     # groups
     "no user or group %(id)s": "Aucun utilisateur ni groupe %(id)s.",
     "a group cannot be a member of itself": "Un groupe ne peut pas être membre de lui-même.",
+    # the provisioning log
+    "no request %(id)s": "Aucune requête %(id)s.",
+    "no connection %(id)s": "Aucune connexion %(id)s.",
+    "profile must be one of %(profiles)s": "Le profil doit être l’un de : %(profiles)s.",
     # events as signed SETs (RFC 8936 poll)
     "at most %(max)s acknowledgements at once": "Au plus %(max)s accusés de réception à la fois.",
     # webhooks

@@ -504,7 +504,7 @@ def list_requests(log: RequestLog, account: Account, *, limit: int = 50,
 def get_request(log: RequestLog, account: Account, request_id: int) -> dict[str, Any]:
     row = store.get_row(log.engine, account.id, request_id)
     if row is None:
-        raise NotFound(f"no request {request_id}")
+        raise NotFound("no request %(id)s", params={"id": request_id})
     return row
 
 
@@ -576,7 +576,7 @@ def get_connection(session: Session, account: Account, log: RequestLog | None,
     cred = session.get(Credential, connection_id)
     if cred is None or cred.account_id != account.id or cred.kind != "scim" \
             or cred.revoked_at is not None:
-        raise NotFound(f"no connection {connection_id}")
+        raise NotFound("no connection %(id)s", params={"id": connection_id})
     detected, activity = _log_view(log, account, [cred.id], now or utcnow())
     return _view(cred, detected, activity)
 
@@ -587,7 +587,8 @@ def set_connection_profile(session: Session, account: Account, log: RequestLog |
     """The Admin's choice of a connection's profile; None returns it to the detected one.
     A profile names the identity provider: the server accepts every quirk under each."""
     if profile is not None and profile not in PROFILES:
-        raise InvalidInput(f"profile must be one of {', '.join(PROFILES)}")
+        raise InvalidInput("profile must be one of %(profiles)s", field="profile",
+                           params={"profiles": ", ".join(PROFILES)})
     current = get_connection(session, account, log, connection_id)
     cred = session.get(Credential, connection_id)
     assert cred is not None
