@@ -4,19 +4,15 @@ Requests refuse unknown fields (marshmallow's RAISE) and wrong types (strict num
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from scim_server.domain.directory import ORDERS, SORTS
+from scim_server.domain.schema_base import PageOut, Strict
 from scim_server.domain.users import BULK_MAX, USER_TYPES
 from scim_server.storage.domain_tables import RESOURCE_KINDS
 
 STATUSES = ("active", "inactive", "pending")
 Str = fields.String
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 # Row ids are SQL BIGINTs: a larger number fails in the driver (a 500), so the schema bounds it.
@@ -475,10 +471,7 @@ class GroupOut(Schema):
     modified_at = fields.DateTime()
 
 
-class GroupPageOut(Schema):
-    total = fields.Integer()
-    offset = fields.Integer()
-    limit = fields.Integer()
+class GroupPageOut(PageOut):
     groups = fields.List(fields.Nested(GroupOut))
 
 
@@ -488,10 +481,7 @@ class MemberOut(Schema):
     display = Str(allow_none=True)
 
 
-class MemberPageOut(Schema):
-    total = fields.Integer()
-    offset = fields.Integer()
-    limit = fields.Integer()
+class MemberPageOut(PageOut):
     items = fields.List(fields.Nested(MemberOut))
 
 
