@@ -9,7 +9,8 @@ an exception or a whole schedule is confirmed first, on a page that works withou
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import abort, g, redirect, render_template, request, url_for
 
@@ -30,6 +31,7 @@ from scim_server.storage.hub_tables import EXCEPTION_KINDS, DutyException, DutyW
 from scim_server.storage.models import User, utcnow
 
 PAGE = 50
+Part = TypeVar("Part", DutyWindow, DutyException)
 WEEKDAY_LABELS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -98,6 +100,18 @@ def _back(user_id: str) -> Any:
     return redirect(url_for("admin_ui.duty_schedule", user_id=user_id))
 
 
+def _edit(user_id: str, target: str, done: str, change: Callable[[], object]) -> Any:
+    """One change in the schedule's editor: a refusal (a bad field too) shows in the section of
+    its form, a success as a notice there; either way the editor comes back."""
+    try:
+        change()
+    except DomainError as exc:
+        flash_refusal(exc, target=target)
+    else:
+        flash_done(done, target=target)
+    return _back(user_id)
+
+
 def _time(name: str, *, required: bool) -> dt.time | None:
     raw = (request.form.get(name) or "").strip()
     if not raw and not required:
@@ -116,37 +130,31 @@ def duty_zone(user_id: str) -> Any:
     if view.time_zone is None:
         abort(404)
     windows = [duty.WindowSpec(w.weekday, w.start_time, w.end_time) for w in view.windows]
-    try:
+    return _edit(user_id, "schedule", gettext("The time zone was changed."), lambda: (
         duty.set_schedule(g.db, account, user_id, windows=windows, actor=actor(),
-                          time_zone=(request.form.get("time_zone") or "").strip()[:64])
-    except DomainError as exc:
-        flash_refusal(exc, target="schedule")
-    else:
-        flash_done(gettext("The time zone was changed."), target="schedule")
-    return _back(user_id)
+                          time_zone=(request.form.get("time_zone") or "").strip()[:64])))
 
 
 @blueprint.post("/duty/<user_id>/windows")
 def duty_add_window(user_id: str) -> Any:
     _holder_or_404(user_id)
-    try:
+
+    def add() -> None:
         day = int(request.form.get("weekday") or "-1")
         if not 0 <= day <= 6:
             raise InvalidInput(gettext("Choose a day of the week."), field="weekday")
         spec = duty.WindowSpec(day, _time("start", required=True),  # type: ignore[arg-type]
                                _time("end", required=True))  # type: ignore[arg-type]
         duty.add_window(g.db, current().account, user_id, spec, actor=actor())
-    except DomainError as exc:
-        flash_refusal(exc, target="windows")
-    else:
-        flash_done(gettext("The window was added."), target="windows")
-    return _back(user_id)
+
+    return _edit(user_id, "windows", gettext("The window was added."), add)
 
 
 @blueprint.post("/duty/<user_id>/exceptions")
 def duty_add_exception(user_id: str) -> Any:
     _holder_or_404(user_id)
-    try:
+
+    def add() -> None:
         try:
             on_date = dt.date.fromisoformat((request.form.get("date") or "").strip()[:10])
         except ValueError:
@@ -158,27 +166,26 @@ def duty_add_exception(user_id: str) -> Any:
         spec = duty.ExceptionSpec(on_date, kind, _time("start", required=False),
                                   _time("end", required=False), note)
         duty.add_exception(g.db, current().account, user_id, spec, actor=actor())
-    except DomainError as exc:
-        flash_refusal(exc, target="exceptions")
-    else:
-        flash_done(gettext("The exception was added."), target="exceptions")
-    return _back(user_id)
+
+    return _edit(user_id, "exceptions", gettext("The exception was added."), add)
 
 
 # --- removals, confirmed first --------------------------------------------------------------
 
-def _window(user_id: str, window_id: str) -> DutyWindow:
-    row = g.db.get(DutyWindow, window_id) if len(window_id) <= 32 else None
+def _part_or_404(model: type[Part], user_id: str, part_id: str) -> Part:
+    """A window or an exception of this user's schedule in this account, else 404."""
+    row = g.db.get(model, part_id) if len(part_id) <= 32 else None
     if row is None or row.user_id != user_id or row.account_id != current().account.id:
         abort(404)
     return row
+
+
+def _window(user_id: str, window_id: str) -> DutyWindow:
+    return _part_or_404(DutyWindow, user_id, window_id)
 
 
 def _exception(user_id: str, exception_id: str) -> DutyException:
-    row = g.db.get(DutyException, exception_id) if len(exception_id) <= 32 else None
-    if row is None or row.user_id != user_id or row.account_id != current().account.id:
-        abort(404)
-    return row
+    return _part_or_404(DutyException, user_id, exception_id)
 
 
 def _confirm(user: User, what: str, consequence: str) -> Any:

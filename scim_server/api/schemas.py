@@ -4,19 +4,19 @@ Requests refuse unknown fields (marshmallow's RAISE) and wrong types (strict num
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+import datetime as dt
+from typing import Any
 
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from scim_server.domain.actors import DOORS
 from scim_server.domain.directory import ORDERS, SORTS
+from scim_server.domain.schema_base import PageOut, Strict
 from scim_server.domain.users import BULK_MAX, USER_TYPES
 from scim_server.storage.domain_tables import RESOURCE_KINDS
 
 STATUSES = ("active", "inactive", "pending")
 Str = fields.String
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 # Row ids are SQL BIGINTs: a larger number fails in the driver (a 500), so the schema bounds it.
@@ -143,12 +143,35 @@ class EnableRequest(Strict):
     enabled = fields.Boolean(required=True)
 
 
+def _in_utc(value: dt.datetime) -> None:
+    # An instant near year 1 or 9999 with an offset leaves the datetime range once in UTC, as
+    # the storage puts it: refused here rather than an OverflowError (a 500) there.
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValidationError("out of range once in UTC") from None
+
+
+def _instant(description: str) -> fields.AwareDateTime:
+    return fields.AwareDateTime(validate=_in_utc, metadata={
+        "description": f"{description} (ISO 8601 with an offset, e.g. 2026-01-31T00:00:00Z)"})
+
+
 class AuditQuery(Strict):
     limit = _limit(100)
     before_id = fields.Integer(validate=validate.Range(1, MAX_ROW_ID))
     target_type = Str(validate=validate.Length(1, 30))
     target_id = Str(validate=validate.Length(1, 64))
     action = Str(validate=validate.Length(1, 60))
+    door = Str(validate=validate.OneOf(DOORS),
+               metadata={"description": "where the change came in: " + ", ".join(DOORS)})
+    since = _instant("entries at or after this instant")
+    until = _instant("entries before this instant")
+
+    @validates_schema
+    def a_range(self, data: dict[str, Any], **_: object) -> None:
+        if "since" in data and "until" in data and data["since"] >= data["until"]:
+            raise ValidationError("must be after since", "until")
 
 
 class TokenCreate(Strict):
@@ -475,10 +498,7 @@ class GroupOut(Schema):
     modified_at = fields.DateTime()
 
 
-class GroupPageOut(Schema):
-    total = fields.Integer()
-    offset = fields.Integer()
-    limit = fields.Integer()
+class GroupPageOut(PageOut):
     groups = fields.List(fields.Nested(GroupOut))
 
 
@@ -488,10 +508,7 @@ class MemberOut(Schema):
     display = Str(allow_none=True)
 
 
-class MemberPageOut(Schema):
-    total = fields.Integer()
-    offset = fields.Integer()
-    limit = fields.Integer()
+class MemberPageOut(PageOut):
     items = fields.List(fields.Nested(MemberOut))
 
 

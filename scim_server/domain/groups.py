@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from scim2_models import NotFoundException, Resource, UniquenessException
 from sqlalchemy import func, select
@@ -140,12 +140,7 @@ def add_members(session: Session, account: Account, group_id: str, member_ids: S
     unknown, added = Members(scope).add_delta(group_id, list(member_ids))
     if unknown:
         raise NotFound("no user or group %(id)s", params={"id": unknown[0]})
-    if added:
-        record_audit(session, account, actor=actor, action="group.add_members",
-                     target_type="group", target_id=group_id, before=None,
-                     after={"added": added[:1000], "count": len(added)})
-        events.record_events(session, account, actor=actor,
-                             changes=events.members_changed(group_id, added=added))
+    _members_changed(session, account, group_id, "added", added, actor=actor)
     return added
 
 
@@ -155,13 +150,21 @@ def remove_members(session: Session, account: Account, group_id: str,
     scope = _scope(session, account)
     _touch(scope, group_id)
     removed = Members(scope).remove(group_id, list(member_ids))
-    if removed:
-        record_audit(session, account, actor=actor, action="group.remove_members",
-                     target_type="group", target_id=group_id, before=None,
-                     after={"removed": removed[:1000], "count": len(removed)})
-        events.record_events(session, account, actor=actor,
-                             changes=events.members_changed(group_id, removed=removed))
+    _members_changed(session, account, group_id, "removed", removed, actor=actor)
     return removed
+
+
+def _members_changed(session: Session, account: Account, group_id: str,
+                     how: Literal["added", "removed"], ids: list[str], *, actor: Actor) -> None:
+    """The audit entry and the event of a membership change, when it changed anything."""
+    if not ids:
+        return
+    action = "group.add_members" if how == "added" else "group.remove_members"
+    # The audit entry keeps the first thousand ids: its count says how many there were.
+    record_audit(session, account, actor=actor, action=action, target_type="group",
+                 target_id=group_id, before=None, after={how: ids[:1000], "count": len(ids)})
+    events.record_events(session, account, actor=actor,
+                         changes=events.members_changed(group_id, **{how: ids}))
 
 
 def delete_group(session: Session, account: Account, group_id: str, *, actor: Actor) -> None:

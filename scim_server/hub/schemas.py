@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from scim_server.domain.schema_base import PageOut, Strict
 from scim_server.hub.api_users import SORTS
 from scim_server.hub.duty import WEEKDAYS
 from scim_server.storage.domain_tables import RESOURCE_KINDS
@@ -17,11 +18,6 @@ from scim_server.storage.hub_tables import EXCEPTION_KINDS, PERMISSION_LEVELS
 
 Str = fields.String
 API_USER_SORTS = (*SORTS, *(f"-{s}" for s in SORTS))
-
-
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 def _limit() -> fields.Integer:
@@ -35,7 +31,7 @@ def _offset() -> fields.Integer:
 # --- requests ----------------------------------------------------------------------------------
 
 
-class ApiUsersQuery(_Strict):
+class ApiUsersQuery(Strict):
     sort = Str(
         load_default="name",
         validate=validate.OneOf(API_USER_SORTS),
@@ -45,13 +41,13 @@ class ApiUsersQuery(_Strict):
     offset = _offset()
 
 
-class OnDutyQuery(_Strict):
+class OnDutyQuery(Strict):
     at = fields.AwareDateTime(
         metadata={"description": "ISO 8601 instant with an offset; now when absent"}
     )
 
 
-class DutyWindowIn(_Strict):
+class DutyWindowIn(Strict):
     weekday = Str(required=True, validate=validate.OneOf(WEEKDAYS))
     start = fields.Time(required=True, metadata={"example": "09:00"})
     end = fields.Time(
@@ -60,7 +56,7 @@ class DutyWindowIn(_Strict):
     )
 
 
-class DutyExceptionIn(_Strict):
+class DutyExceptionIn(Strict):
     date = fields.Date(required=True)
     kind = Str(required=True, validate=validate.OneOf(EXCEPTION_KINDS))
     start = fields.Time(load_default=None, allow_none=True)
@@ -75,7 +71,7 @@ class DutyExceptionIn(_Strict):
             raise ValidationError("An 'on' exception needs a start and an end.", "start")
 
 
-class DutyScheduleIn(_Strict):
+class DutyScheduleIn(Strict):
     time_zone = Str(required=True, validate=validate.Length(1, 64),
                     metadata={"example": "Europe/Paris"})
     windows = fields.List(fields.Nested(DutyWindowIn), required=True)
@@ -85,7 +81,7 @@ class DutyScheduleIn(_Strict):
     )
 
 
-class PermissionsQuery(_Strict):
+class PermissionsQuery(Strict):
     kind = Str(validate=validate.OneOf(RESOURCE_KINDS))
     production = fields.Boolean()
     resource_id = Str(validate=validate.Length(1, 32))
@@ -93,7 +89,7 @@ class PermissionsQuery(_Strict):
     offset = _offset()
 
 
-class PermissionGrantIn(_Strict):
+class PermissionGrantIn(Strict):
     level = Str(required=True, validate=validate.OneOf(PERMISSION_LEVELS))
 
 
@@ -209,10 +205,7 @@ class ApiUserOut(Schema):
     credentials = fields.List(fields.Nested(ApiCredentialOut))
 
 
-class ApiUserPageOut(Schema):
-    total = fields.Integer()
-    offset = fields.Integer()
-    limit = fields.Integer()
+class ApiUserPageOut(PageOut):
     users = fields.List(fields.Nested(ApiUserOut))
 
 
@@ -280,10 +273,7 @@ class ResourcePermissionsOut(Schema):
     users = fields.List(fields.Nested(PermissionUserOut))
 
 
-class PermissionsPageOut(Schema):
-    total = fields.Integer()
-    offset = fields.Integer()
-    limit = fields.Integer()
+class PermissionsPageOut(PageOut):
     resources = fields.List(fields.Nested(ResourcePermissionsOut))
 
 

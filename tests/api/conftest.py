@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from scim_server.app import create_app
 from scim_server.settings import Settings
 from tests.domain.factories import make_account, make_token, make_user
+from tests.scim.conftest import ScimClient
 
 
 @dataclass
@@ -85,6 +86,18 @@ def api(app: Flask, seed: Seed) -> Api:
 @pytest.fixture
 def other_api(app: Flask, seed: Seed) -> Api:
     return Api(app.test_client(), seed.other_token)
+
+
+@pytest.fixture
+def scim(app: Flask, db: Any, seed: Seed) -> ScimClient:
+    """A SCIM client of the seeded account, as its identity provider holds one."""
+    from scim_server.storage.models import Account
+
+    account = db.get(Account, seed.account_id)
+    owner = make_user(db, account, "idp-owner", user_type="Admin")
+    token = make_token(db, account, owner, kind="scim")
+    db.commit()
+    return ScimClient(app.test_client(), token)
 
 
 def add_user(db: Any, seed: Seed, name: str, **kw: Any) -> str:

@@ -14,8 +14,12 @@ from scim_server.settings import Settings
 from scim_server.storage.domain_tables import Event
 from scim_server.storage.models import Account, new_id, utcnow
 from tests.api.conftest import Api, Seed, add_user
-from tests.domain.factories import make_token, make_user
-from tests.scim.conftest import GROUP_SCHEMA, ScimClient, patch_body, user_body
+from tests.scim.conftest import (
+    ScimClient,
+    ada_joins_team_then_is_deactivated,
+    patch_body,
+    user_body,
+)
 
 PROV = "urn:ietf:params:scim:event:prov:"
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -27,15 +31,6 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, secret_key="x" * 32, max_body_bytes=64 * 1024,
                     rate_limit_per_second=10**6, rate_limit_burst=10**6,
                     account_max_in_flight=64)
-
-
-@pytest.fixture
-def scim(app: Flask, db: Any, seed: Seed) -> ScimClient:
-    account = db.get(Account, seed.account_id)
-    owner = make_user(db, account, "idp-owner", user_type="Admin")
-    token = make_token(db, account, owner, kind="scim")
-    db.commit()
-    return ScimClient(app.test_client(), token)
 
 
 def feed(api: Api, **params: Any) -> list[dict[str, Any]]:
@@ -59,13 +54,7 @@ def kinds(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 def test_scim_changes_are_events_in_order(api: Api, scim: ScimClient, db: Any,
                                           seed: Seed) -> None:
-    ada = scim.post("/Users", user_body("ada@acme.test", password="S3cret-pass!")).get_json()["id"]
-    team = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Team"}
-                     ).get_json()["id"]
-    assert scim.patch(f"/Groups/{team}", patch_body(
-        {"op": "add", "path": "members", "value": [{"value": ada}]})).status_code in (200, 204)
-    assert scim.patch(f"/Users/{ada}", patch_body(
-        {"op": "replace", "path": "active", "value": False})).status_code == 200
+    ada, team = ada_joins_team_then_is_deactivated(scim)
     assert scim.patch(f"/Users/{ada}", patch_body(
         {"op": "replace", "path": "title", "value": "Boss"})).status_code == 200
     assert scim.delete(f"/Users/{ada}").status_code == 204

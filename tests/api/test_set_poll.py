@@ -21,7 +21,12 @@ from scim_server.storage.models import Account, new_id, utcnow
 from tests.api.conftest import Api, Seed, add_user
 from tests.api.test_events import BULK, PROV, feed
 from tests.domain.factories import make_token, make_user
-from tests.scim.conftest import GROUP_SCHEMA, ScimClient, patch_body, user_body
+from tests.scim.conftest import (
+    GROUP_SCHEMA,
+    ScimClient,
+    ada_joins_team_then_is_deactivated,
+    user_body,
+)
 
 BASE = "https://scim.acme.test"
 
@@ -31,15 +36,6 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, secret_key="x" * 32, max_body_bytes=256 * 1024,
                     base_url=BASE, rate_limit_per_second=10**6, rate_limit_burst=10**6,
                     account_max_in_flight=64, set_poll_wait=0)
-
-
-@pytest.fixture
-def scim(app: Flask, db: Any, seed: Seed) -> ScimClient:
-    account = db.get(Account, seed.account_id)
-    owner = make_user(db, account, "idp-owner", user_type="Admin")
-    token = make_token(db, account, owner, kind="scim")
-    db.commit()
-    return ScimClient(app.test_client(), token)
 
 
 def keys_of(app: Flask) -> KeySet:
@@ -79,13 +75,7 @@ def add_events(app: Flask, account_id: str, count: int, *, start: int = 0) -> No
 def test_sets_verify_with_the_jwks_and_carry_rfc_9967_claims(app: Flask, api: Api,
                                                             scim: ScimClient,
                                                             seed: Seed) -> None:
-    ada = scim.post("/Users", user_body("ada@acme.test", password="S3cret-pass!")).get_json()["id"]
-    team = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Team"}
-                     ).get_json()["id"]
-    assert scim.patch(f"/Groups/{team}", patch_body(
-        {"op": "add", "path": "members", "value": [{"value": ada}]})).status_code in (200, 204)
-    assert scim.patch(f"/Users/{ada}", patch_body(
-        {"op": "replace", "path": "active", "value": False})).status_code == 200
+    ada, team = ada_joins_team_then_is_deactivated(scim)
     assert scim.delete(f"/Users/{ada}").status_code == 204
 
     events = feed(api)

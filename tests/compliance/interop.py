@@ -253,9 +253,9 @@ ENTRA = (
 OKTA_USER_NAME = "test.user@okta.example"
 
 
-def okta_user(user_name: str = OKTA_USER_NAME) -> Callable[[Context], Any]:
+def okta_user_body(user_name: str = OKTA_USER_NAME) -> dict[str, Any]:
     # "Create the User" in "Okta and SCIM Version 2.0".
-    return lambda _: {
+    return {
         "schemas": [USER],
         "userName": user_name,
         "name": {"givenName": "Test", "familyName": "User"},
@@ -267,6 +267,10 @@ def okta_user(user_name: str = OKTA_USER_NAME) -> Callable[[Context], Any]:
         "password": "1mz050nq",
         "active": True,
     }
+
+
+def okta_user(user_name: str = OKTA_USER_NAME) -> Callable[[Context], Any]:
+    return lambda _: okta_user_body(user_name)
 
 
 OKTA_CREATE = Step("POST", "/Users", okta_user(), 201,

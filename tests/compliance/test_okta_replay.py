@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.compliance.interop import okta_user_body
 from tests.scim.conftest import ScimClient, user_body
 
 pytestmark = pytest.mark.usefixtures("fast_password_hash")
@@ -48,18 +49,7 @@ def find_by_user_name(scim: ScimClient, user_name: str) -> dict[str, Any]:
 
 def okta_create_user(domain: str = DOC_DOMAIN) -> dict[str, Any]:
     # OKTA_DOC, "Create the User": POST /scim/v2/Users
-    return {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": f"test.user@{domain}",
-        "name": {"givenName": "Test", "familyName": "User"},
-        "emails": [{"primary": True, "value": f"test.user@{domain}", "type": "work"}],
-        "displayName": "Test User",
-        "locale": "en-US",
-        "externalId": "00ujl29u0le5T6Aj10h7",
-        "groups": [],
-        "password": "1mz050nq",
-        "active": True,
-    }
+    return okta_user_body(f"test.user@{domain}")
 
 
 def okta_put_user(user_id: str, domain: str = DOC_DOMAIN) -> dict[str, Any]:

@@ -121,6 +121,19 @@ def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
     return {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
 
 
+def ada_joins_team_then_is_deactivated(scim: ScimClient) -> tuple[str, str]:
+    """A user and a group created, the user added to the group then deactivated, through the
+    SCIM door: the ids of the user and the group, for tests that follow the changes' events."""
+    ada = scim.post("/Users", user_body("ada@acme.test", password="S3cret-pass!")).get_json()["id"]
+    team = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Team"}
+                     ).get_json()["id"]
+    assert scim.patch(f"/Groups/{team}", patch_body(
+        {"op": "add", "path": "members", "value": [{"value": ada}]})).status_code in (200, 204)
+    assert scim.patch(f"/Users/{ada}", patch_body(
+        {"op": "replace", "path": "active", "value": False})).status_code == 200
+    return ada, team
+
+
 @pytest.fixture
 def fast_password_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     """A cheap argon2 for the accounts' first Admins: SCIM tests never sign in with the password,

@@ -4,6 +4,7 @@ handful of users, a signed-in Flask test client, and for the browser tests a liv
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from scim_server.app import create_app
@@ -143,6 +145,20 @@ def seeded(ui_app: Flask) -> Seeded:
     return seed(ui_app)
 
 
+def db_session(app: Flask) -> Session:
+    """A session on the app's own database, for a test to look at what the UI stored."""
+    return make_session_factory(app.extensions["scim_engine"])()
+
+
+def stored_user(app: Flask, user_id: str) -> User:
+    """The user as stored now, detached so that the test can read it after the session."""
+    with db_session(app) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        session.expunge(user)
+        return user
+
+
 def csrf_of(client: FlaskClient, path: str = "/admin/login") -> str:
     match = CSRF.search(client.get(path).get_data(as_text=True))
     assert match, f"no CSRF token on {path}"
@@ -200,19 +216,25 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-@pytest.fixture
-def page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
-    # A Paris browser with English preferred: the tests check dates move to the admin's zone.
+@contextlib.contextmanager
+def paris_page(chromium: Any, **options: Any) -> Iterator[Any]:
+    """A page of a Paris browser with English preferred (the tests check dates move to the
+    admin's zone); ``options`` add to the context's (a viewport, a phone's touch)."""
     context = chromium.new_context(
-        locale="en-US", timezone_id="Europe/Paris", viewport={"width": 1360, "height": 900},
-        extra_http_headers={"Accept-Language": "en-US,en;q=0.9"},
+        locale="en-US", timezone_id="Europe/Paris",
+        extra_http_headers={"Accept-Language": "en-US,en;q=0.9"}, **options,
     )
     context.set_default_timeout(15_000)
-    pg = context.new_page()
     try:
-        yield pg
+        yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
+    with paris_page(chromium, viewport={"width": 1360, "height": 900}) as pg:
+        yield pg
 
 
 def browser_sign_in(page: Any, live: LiveServer) -> None:

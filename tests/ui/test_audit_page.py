@@ -11,20 +11,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from scim_server.db import make_session_factory
 from scim_server.domain.actors import Actor
 from scim_server.domain.audit import record_audit
 from scim_server.storage.domain_tables import AuditEntry
 from scim_server.storage.models import Account, User
 from tests.domain.factories import make_token
-from tests.ui.conftest import PASSWORD, Seeded, csrf_of
+from tests.ui.conftest import PASSWORD, Seeded, csrf_of, db_session
 
 NNBSP = "\u202f"
 HEX_ID = re.compile(r"\b[0-9a-f]{32}\b")
 
 
-def _db(app: Flask):
-    return make_session_factory(app.extensions["scim_engine"])()
 
 
 def _post(client: FlaskClient, path: str, data: dict | None = None):
@@ -37,7 +34,7 @@ def _table(body: str) -> str:
 
 
 def _entries(app: Flask, **where: str) -> int:
-    with _db(app) as session:
+    with db_session(app) as session:
         stmt = select(func.count()).select_from(AuditEntry)
         for key, value in where.items():
             stmt = stmt.where(getattr(AuditEntry, key) == value)
@@ -85,7 +82,7 @@ def test_a_deleted_user_is_shown_as_such(admin_client: FlaskClient, ui_app: Flas
 def test_ids_in_changes_are_named(admin_client: FlaskClient, ui_app: Flask,
                                   seeded: Seeded) -> None:
     alice, bob = seeded.users["alice@acme.io"], seeded.users["bob@acme.io"]
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         account = session.get(Account, seeded.account_id)
         record_audit(session, account, actor=Actor(door="api"), action="group.add_members",
                      target_type="group", target_id="g-unknown", before=None,
@@ -99,7 +96,7 @@ def test_ids_in_changes_are_named(admin_client: FlaskClient, ui_app: Flask,
 
 def _dated_entries(app: Flask, seeded: Seeded) -> None:
     start = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
-    with _db(app) as session:
+    with db_session(app) as session:
         account = session.get(Account, seeded.account_id)
         for i in range(10):
             record_audit(session, account, actor=Actor(door=("ui", "api")[i % 2]),
@@ -145,7 +142,7 @@ def test_bad_filters_get_messages_not_errors(admin_client: FlaskClient, seeded: 
 
 def test_paging_keeps_the_filters(admin_client: FlaskClient, ui_app: Flask,
                                   seeded: Seeded) -> None:
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         account = session.get(Account, seeded.account_id)
         for i in range(70):
             record_audit(session, account, actor=Actor(door="ui"),
@@ -170,7 +167,7 @@ def test_a_no_op_is_not_logged_through_the_ui_and_the_api(admin_client: FlaskCli
     # Alice is a Member already; Erin is inactive already.
     response = _post(admin_client, f"/admin/users/{alice}/type", {"user_type": "Member"})
     assert response.status_code == 302
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         account = session.get(Account, seeded.account_id)
         admin = session.get(User, seeded.admin_id)
         token = make_token(session, account, admin)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from scim_server.db import make_session_factory
 from scim_server.storage.models import Account, Credential, Group, GroupMember, User
 from tests.domain.factories import make_resource
-from tests.ui.conftest import PASSWORD, LiveServer, browser_sign_in, screenshot
+from tests.ui.conftest import PASSWORD, LiveServer, browser_sign_in, paris_page, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -37,17 +37,9 @@ def _row(page: Any, email: str) -> Any:
 
 @pytest.fixture
 def phone(chromium: Any, live_server: LiveServer) -> Any:
-    context = chromium.new_context(
-        locale="en-US", timezone_id="Europe/Paris", viewport=PHONE, is_mobile=True,
-        has_touch=True, device_scale_factor=2,
-        extra_http_headers={"Accept-Language": "en-US,en;q=0.9"},
-    )
-    context.set_default_timeout(15_000)
-    pg = context.new_page()
-    try:
+    with paris_page(chromium, viewport=PHONE, is_mobile=True, has_touch=True,
+                    device_scale_factor=2) as pg:
         yield pg
-    finally:
-        context.close()
 
 
 # --- confirmations, headers, bulk bar -----------------------------------------------------------

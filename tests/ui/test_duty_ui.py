@@ -10,18 +10,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from scim_server.db import make_session_factory
 from scim_server.hub import duty
 from scim_server.storage.domain_tables import AuditEntry
 from scim_server.storage.hub_tables import DutyException, DutySchedule, DutyWindow
 from scim_server.storage.models import Account
-from tests.ui.conftest import Seeded, csrf_of, sign_in
+from tests.ui.conftest import Seeded, csrf_of, db_session, sign_in
 
 ALL_DAY = [duty.WindowSpec(d, dt.time(0, 0), dt.time(0, 0)) for d in range(7)]
 
 
-def _db(app: Flask):
-    return make_session_factory(app.extensions["scim_engine"])()
 
 
 def _post(client: FlaskClient, path: str, data: dict | None = None):
@@ -34,7 +31,7 @@ def _schedule(app: Flask, seeded: Seeded, email: str, windows: list[duty.WindowS
     from scim_server.domain.actors import Actor
 
     user_id = seeded.users[email]
-    with _db(app) as session:
+    with db_session(app) as session:
         account = session.get(Account, seeded.account_id)
         duty.set_schedule(session, account, user_id, time_zone="Europe/Paris", windows=windows,
                           actor=Actor(door="api"))
@@ -76,7 +73,7 @@ def test_create_and_edit_a_schedule(admin_client: FlaskClient, ui_app: Flask, se
     page = admin_client.get(f"/admin/duty/{carol}").get_data(as_text=True)
     assert "Monday" in page and "22:00–06:00" in page and "(ends the next day)" in page
     assert "2026-12-25" in page and "Christmas" in page
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.get(DutySchedule, carol).time_zone == "Europe/Berlin"
         # Changing the zone keeps the windows.
         assert len(session.scalars(select(DutyWindow).where(DutyWindow.user_id == carol)).all()) == 1
@@ -121,7 +118,7 @@ def test_removals_are_confirmed_first(admin_client: FlaskClient, ui_app: Flask,
     confirm = admin_client.get(window_link).get_data(as_text=True)
     assert "Remove the window Wednesday 09:00–17:00" in confirm
     assert "Alice Martin (alice@acme.io) will no longer be on duty" in confirm
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.scalars(select(DutyWindow).where(DutyWindow.user_id == alice)).all()
     _post(admin_client, window_link)
     assert "The window Wednesday 09:00–17:00 of Alice Martin (alice@acme.io) was removed." in \
@@ -130,7 +127,7 @@ def test_removals_are_confirmed_first(admin_client: FlaskClient, ui_app: Flask,
     assert "Remove the exception of 2026-05-01" in admin_client.get(exception_link).get_data(
         as_text=True)
     _post(admin_client, exception_link)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert not session.scalars(select(DutyWindow).where(DutyWindow.user_id == alice)).all()
         assert not session.scalars(select(DutyException).where(
             DutyException.user_id == alice)).all()
@@ -138,7 +135,7 @@ def test_removals_are_confirmed_first(admin_client: FlaskClient, ui_app: Flask,
     confirm = admin_client.get(f"/admin/duty/{alice}/remove").get_data(as_text=True)
     assert "Remove the duty schedule of Alice Martin (alice@acme.io)" in confirm
     _post(admin_client, f"/admin/duty/{alice}/remove")
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.get(DutySchedule, alice) is None
     assert admin_client.get(f"/admin/duty/{alice}").status_code == 404
 
@@ -153,7 +150,7 @@ def test_another_accounts_schedules_are_not_found(ui_app: Flask, seeded: Seeded)
     assert _post(other, f"/admin/duty/{alice}/remove").status_code == 404
     assert _post(other, f"/admin/duty/{alice}/windows",
                  {"weekday": "1", "start": "09:00", "end": "10:00"}).status_code == 404
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.get(DutySchedule, alice) is not None
 
 

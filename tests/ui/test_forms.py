@@ -10,24 +10,21 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from scim_server.db import make_session_factory
 from scim_server.storage.domain_tables import AuditEntry, EmailChange
 from scim_server.storage.models import Account, Credential, Group, GroupMember, User
 from tests.conftest import Mailbox
 from tests.domain.factories import make_resource
-from tests.ui.conftest import PASSWORD, Seeded, add_user, csrf_of, make_app, seed, sign_in
-
-
-def _db(app: Flask):
-    return make_session_factory(app.extensions["scim_engine"])()
-
-
-def _user(app: Flask, user_id: str) -> User:
-    with _db(app) as session:
-        user = session.get(User, user_id)
-        assert user is not None
-        session.expunge(user)
-        return user
+from tests.ui.conftest import (
+    PASSWORD,
+    Seeded,
+    add_user,
+    csrf_of,
+    db_session,
+    make_app,
+    seed,
+    sign_in,
+    stored_user,
+)
 
 
 def _post(client: FlaskClient, path: str, data: dict | None = None, *, page: str = "/admin/users"):
@@ -47,7 +44,7 @@ def test_sign_in_lands_on_the_hub_and_records_activity(ui_app: Flask, seeded: Se
     hub = client.get("/admin/")
     assert hub.status_code == 200
     assert "View all operators" in hub.get_data(as_text=True)
-    assert _user(ui_app, seeded.admin_id).last_activity_at is not None
+    assert stored_user(ui_app, seeded.admin_id).last_activity_at is not None
 
 
 def test_pages_need_a_signed_in_admin(ui_app: Flask, seeded: Seeded) -> None:
@@ -72,7 +69,7 @@ def test_action_with_a_forged_csrf_token_changes_nothing(admin_client: FlaskClie
     response = admin_client.post(f"/admin/users/{bob}/deactivate",
                                  data={"csrf_token": "forged"})
     assert response.status_code == 400
-    assert _user(ui_app, bob).status == "active"
+    assert stored_user(ui_app, bob).status == "active"
 
 
 def test_csrf_token_of_another_session_is_refused(ui_app: Flask, seeded: Seeded,
@@ -82,7 +79,7 @@ def test_csrf_token_of_another_session_is_refused(ui_app: Flask, seeded: Seeded,
     bob = seeded.users["bob@acme.io"]
     response = admin_client.post(f"/admin/users/{bob}/deactivate", data={"csrf_token": foreign})
     assert response.status_code == 400
-    assert _user(ui_app, bob).status == "active"
+    assert stored_user(ui_app, bob).status == "active"
 
 
 def test_sign_in_attempts_are_rate_limited_per_ip_and_email(sqlite_url: str) -> None:
@@ -110,7 +107,7 @@ def test_only_active_admins_get_in(ui_app: Flask, seeded: Seeded, email: str) ->
 def test_demoted_admin_is_signed_out_at_the_next_request(ui_app: Flask, seeded: Seeded) -> None:
     client = ui_app.test_client()
     assert sign_in(client, "frank@acme.io").status_code == 302
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         session.get(User, seeded.users["frank@acme.io"]).user_type = "Member"
         session.commit()
     assert client.get("/admin/users").status_code == 302
@@ -144,7 +141,7 @@ def test_admin_of_another_account_gets_404(ui_app: Flask, seeded: Seeded, method
         response = _post(client, url, {"user_type": "Viewer", "confirm": "yes"})
     assert response.status_code == 404
     assert "Not found in this account." in response.get_data(as_text=True)
-    alice = _user(ui_app, seeded.users["alice@acme.io"])
+    alice = stored_user(ui_app, seeded.users["alice@acme.io"])
     assert (alice.status, alice.user_type) == ("active", "Member")
 
 
@@ -162,7 +159,7 @@ def test_bulk_change_skips_users_of_another_account(ui_app: Flask, seeded: Seede
     response = _post(client, "/admin/users/bulk", {"user_id": [alice], "status": "inactive"})
     assert response.status_code == 200
     assert "user.not_found" in response.get_data(as_text=True)
-    assert _user(ui_app, alice).status == "active"
+    assert stored_user(ui_app, alice).status == "active"
 
 
 # --- refusals show the rule sentence where the admin acted ------------------------------------
@@ -178,7 +175,7 @@ def test_deactivating_the_admin_holding_a_scim_token_shows_the_rule(
     row = row[: row.index("</tr>")]
     assert "admin.holds_scim_tokens" in row
     assert "revoke or reassign it first" in row
-    assert _user(ui_app, seeded.admin_id).status == "active"
+    assert stored_user(ui_app, seeded.admin_id).status == "active"
 
 
 def test_deleting_an_active_user_is_refused_on_the_form(admin_client: FlaskClient,
@@ -188,7 +185,7 @@ def test_deleting_an_active_user_is_refused_on_the_form(admin_client: FlaskClien
     assert response.status_code == 409
     body = response.get_data(as_text=True)
     assert "delete.requires_inactive" in body and "deactivate the user before deleting" in body
-    assert _user(ui_app, alice).status == "active"
+    assert stored_user(ui_app, alice).status == "active"
 
 
 def test_delete_without_confirmation_gets_a_message(admin_client: FlaskClient,
@@ -197,7 +194,7 @@ def test_delete_without_confirmation_gets_a_message(admin_client: FlaskClient,
     response = _post(admin_client, f"/admin/users/{erin}/delete", {"display_name": "X"})
     assert response.status_code == 400
     assert "Tick the box" in response.get_data(as_text=True)
-    assert _user(ui_app, erin).status == "inactive"
+    assert stored_user(ui_app, erin).status == "inactive"
 
 
 def test_delete_keeps_the_chosen_name(admin_client: FlaskClient, ui_app: Flask,
@@ -206,7 +203,7 @@ def test_delete_keeps_the_chosen_name(admin_client: FlaskClient, ui_app: Flask,
     response = _post(admin_client, f"/admin/users/{erin}/delete",
                      {"confirm": "yes", "display_name": "Former intern"})
     assert response.status_code == 302
-    user = _user(ui_app, erin)
+    user = stored_user(ui_app, erin)
     assert (user.status, user.display_name, user.email) == ("deleted", "Former intern", None)
 
 
@@ -223,7 +220,7 @@ def test_guest_of_the_accounts_own_domain_is_refused(admin_client: FlaskClient,
     bob = seeded.users["bob@acme.io"]
     _post(admin_client, f"/admin/users/{bob}/type", {"user_type": "Guest"})
     assert "guest.same_domain" in admin_client.get("/admin/users").get_data(as_text=True)
-    assert _user(ui_app, bob).user_type == "Member"
+    assert stored_user(ui_app, bob).user_type == "Member"
 
 
 def test_email_change_starts_the_confirmation_flow(admin_client: FlaskClient, ui_app: Flask,
@@ -231,8 +228,8 @@ def test_email_change_starts_the_confirmation_flow(admin_client: FlaskClient, ui
     bob = seeded.users["bob@acme.io"]
     response = _post(admin_client, f"/admin/users/{bob}/email", {"email": "robert@acme.io"})
     assert response.status_code == 302
-    assert _user(ui_app, bob).email == "bob@acme.io"  # unchanged until confirmed
-    with _db(ui_app) as session:
+    assert stored_user(ui_app, bob).email == "bob@acme.io"  # unchanged until confirmed
+    with db_session(ui_app) as session:
         change = session.scalar(select(EmailChange).where(EmailChange.user_id == bob))
     assert change is not None and change.new_email == "robert@acme.io"
     link = mailbox.link("robert@acme.io")
@@ -240,7 +237,7 @@ def test_email_change_starts_the_confirmation_flow(admin_client: FlaskClient, ui
     confirm = ui_app.test_client()
     token = csrf_of(confirm, link)
     assert confirm.post(link, data={"csrf_token": token}).status_code == 200
-    assert _user(ui_app, bob).email == "robert@acme.io"
+    assert stored_user(ui_app, bob).email == "robert@acme.io"
 
 
 def test_bad_email_gets_a_message(admin_client: FlaskClient, seeded: Seeded) -> None:
@@ -256,7 +253,7 @@ def test_profile_edit_and_too_long_field(admin_client: FlaskClient, ui_app: Flas
     ok = _post(admin_client, f"/admin/users/{bob}/profile",
                {"display_name": "Bobby Stone", "title": "Engineer", "notify_email": "on"})
     assert ok.status_code == 302
-    assert _user(ui_app, bob).display_name == "Bobby Stone"
+    assert stored_user(ui_app, bob).display_name == "Bobby Stone"
     too_long = _post(admin_client, f"/admin/users/{bob}/profile", {"title": "x" * 401})
     assert too_long.status_code == 400
     assert "too long" in too_long.get_data(as_text=True)
@@ -271,13 +268,13 @@ def test_a_bulk_change_is_reviewed_before_it_applies(admin_client: FlaskClient, 
     text = review.get_data(as_text=True)
     assert review.status_code == 200 and "1 will change" in text and "1 will be skipped" in text
     assert "bulk.nonpaying_to_paying" in text
-    assert _user(ui_app, carol).user_type == "Viewer"  # nothing changed yet
-    with _db(ui_app) as session:
+    assert stored_user(ui_app, carol).user_type == "Viewer"  # nothing changed yet
+    with db_session(ui_app) as session:
         audited = session.scalar(select(func.count()).select_from(AuditEntry))
     applied = _post(admin_client, "/admin/users/bulk", {"user_id": [alice, carol],
                                                         "user_type": "Admin", "confirm": "yes"})
     assert "1 changed" in applied.get_data(as_text=True)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         # The review wrote nothing; the change wrote its audit.
         assert session.scalar(select(func.count()).select_from(AuditEntry)) > audited
 
@@ -285,7 +282,7 @@ def test_a_bulk_change_is_reviewed_before_it_applies(admin_client: FlaskClient, 
 def test_deactivating_a_user_first_says_what_stops(admin_client: FlaskClient, ui_app: Flask,
                                                    seeded: Seeded) -> None:
     bob = seeded.users["bob@acme.io"]
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         account = session.get(Account, seeded.account_id)
         owner = session.get(User, bob)
         make_resource(session, account, "automation", owner)
@@ -297,15 +294,15 @@ def test_deactivating_a_user_first_says_what_stops(admin_client: FlaskClient, ui
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "Bob Stone" in text and "bob@acme.io" in text
     assert "will be disabled: 1" in text and "(no other active owner): 2" in text
-    assert _user(ui_app, bob).status == "active"
+    assert stored_user(ui_app, bob).status == "active"
     done = _post(admin_client, f"/admin/users/{bob}/deactivate", {"next": "/admin/users"})
-    assert done.status_code == 302 and _user(ui_app, bob).status == "inactive"
+    assert done.status_code == 302 and stored_user(ui_app, bob).status == "inactive"
     assert admin_client.get("/admin/users/nope/deactivate").status_code == 404
 
 
 def test_messages_tell_two_users_of_one_name_apart(admin_client: FlaskClient, ui_app: Flask,
                                                    seeded: Seeded) -> None:
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         first = add_user(session, seeded.account_id, "ahmed@acme.io", "Ahmed Dupont").id
         add_user(session, seeded.account_id, "ahmed.d@acme.io", "Ahmed Dupont")
         session.commit()
@@ -328,7 +325,7 @@ def test_bulk_including_oneself_is_refused_whole(admin_client: FlaskClient, ui_a
     _post(admin_client, "/admin/users/bulk", {"user_id": [bob, seeded.admin_id],
                                               "status": "inactive"})
     assert "bulk.self" in admin_client.get("/admin/users").get_data(as_text=True)
-    assert _user(ui_app, bob).status == "active"
+    assert stored_user(ui_app, bob).status == "active"
 
 
 def test_bulk_over_200_users_is_refused(admin_client: FlaskClient, seeded: Seeded) -> None:
@@ -351,7 +348,7 @@ def test_invite_creates_a_pending_user(admin_client: FlaskClient, ui_app: Flask,
     response = _post(admin_client, "/admin/users/invite",
                      {"email": "new@acme.io", "user_type": "Viewer"}, page="/admin/users/invite")
     assert response.status_code == 302
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         user = session.scalar(select(User).where(User.email == "new@acme.io"))
     assert user is not None and user.status == "pending"
     link = mailbox.link("new@acme.io")
@@ -360,7 +357,7 @@ def test_invite_creates_a_pending_user(admin_client: FlaskClient, ui_app: Flask,
     accepted = invitee.post(link, data={"csrf_token": csrf_of(invitee, link)})
     assert accepted.status_code == 200 and "the invitation is accepted" in accepted.get_data(
         as_text=True)
-    assert _user(ui_app, user.id).status == "active"
+    assert stored_user(ui_app, user.id).status == "active"
     denied = _post(admin_client, "/admin/users/invite",
                    {"email": "x@blocked.io", "user_type": "Guest"}, page="/admin/users/invite")
     assert denied.status_code == 403
@@ -378,14 +375,14 @@ def test_groups_create_rename_members_and_duplicate(admin_client: FlaskClient, u
     assert "No member" in body  # the empty group is listed
     _post(admin_client, "/admin/groups", {"display_name": ""}, page="/admin/groups")
     assert "Enter a group name." in admin_client.get("/admin/groups").get_data(as_text=True)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         group = session.scalar(select(Group).where(Group.account_id == seeded.account_id))
     _post(admin_client, f"/admin/groups/{group.id}/members", {"email": "alice@acme.io"},
           page="/admin/groups")
     # Renaming after adding: the members must stay.
     _post(admin_client, f"/admin/groups/{group.id}/rename", {"display_name": "Night crew"},
           page="/admin/groups")
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.get(Group, group.id).display_name == "Night crew"
         members = session.scalars(select(GroupMember.member_id)
                                   .where(GroupMember.group_id == group.id)).all()
@@ -400,13 +397,13 @@ def test_groups_create_rename_members_and_duplicate(admin_client: FlaskClient, u
     assert f'action="/admin/groups/{group.id}/members/{alice}/remove"' not in page
     confirm = admin_client.get(f"/admin/groups/{group.id}/members/{alice}/remove")
     assert confirm.status_code == 200 and "Night crew" in confirm.get_data(as_text=True)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.scalar(select(func.count()).select_from(GroupMember)
                               .where(GroupMember.group_id == group.id)) == 1
     _post(admin_client, f"/admin/groups/{group.id}/members/{alice}/remove", page="/admin/groups")
     assert "was removed from Night crew." in admin_client.get(
         f"/admin/groups/{group.id}").get_data(as_text=True)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.scalar(select(func.count()).select_from(GroupMember)
                               .where(GroupMember.group_id == group.id)) == 0
     assert admin_client.get(f"/admin/groups/{group.id}/members/{alice}/remove").status_code == 404
@@ -417,7 +414,7 @@ def test_revoking_a_token_first_says_what_it_will_stop(admin_client: FlaskClient
     _post(admin_client, "/admin/api-users/tokens",
           {"email": seeded.admin_email, "kind": "scim", "name": "okta-prod"},
           page="/admin/api-users")
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         cred = session.scalar(select(Credential).where(Credential.name == "okta-prod"))
     listing = admin_client.get("/admin/api-users").get_data(as_text=True)
     # The list links to the confirmation; no one-click revoke form.
@@ -426,14 +423,14 @@ def test_revoking_a_token_first_says_what_it_will_stop(admin_client: FlaskClient
     page = admin_client.get(f"/admin/api-users/tokens/{cred.id}/revoke?kind=scim")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "okta-prod" in text and "provisioning stops" in text
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.get(Credential, cred.id).revoked_at is None  # nothing happened yet
     done = _post(admin_client, f"/admin/api-users/tokens/{cred.id}/revoke", {"kind": "scim"},
                  page="/admin/api-users")
     assert done.status_code == 302
     assert "“okta-prod” was revoked." in admin_client.get("/admin/api-users").get_data(
         as_text=True)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.get(Credential, cred.id).revoked_at is not None
     assert admin_client.get("/admin/api-users/tokens/nope/revoke").status_code == 404
 
@@ -447,10 +444,10 @@ def test_token_is_shown_once_and_can_be_revoked(admin_client: FlaskClient, ui_ap
     secret = re.search(r'<code class="secret">([^<]+)</code>', body).group(1)
     assert secret.startswith("sapi_")
     assert secret not in admin_client.get("/admin/api-users").get_data(as_text=True)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         cred = session.scalar(select(Credential).where(Credential.name == "ci"))
     _post(admin_client, f"/admin/api-users/tokens/{cred.id}/revoke", page="/admin/api-users")
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.get(Credential, cred.id).revoked_at is not None
     unknown = _post(admin_client, "/admin/api-users/tokens", {"email": "nobody@acme.io"},
                     page="/admin/api-users")
@@ -473,7 +470,7 @@ def test_ui_changes_are_audited_with_the_ui_door(admin_client: FlaskClient, ui_a
                                                  seeded: Seeded) -> None:
     bob = seeded.users["bob@acme.io"]
     _post(admin_client, f"/admin/users/{bob}/deactivate")
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         entry = session.scalar(select(AuditEntry).where(AuditEntry.target_id == bob))
     assert entry is not None and entry.door == "ui" and entry.actor_user_id == seeded.admin_id
     body = admin_client.get("/admin/audit?door=ui&user=bob@acme.io").get_data(as_text=True)
@@ -489,7 +486,7 @@ def test_audit_door_filter_pages_exactly(admin_client: FlaskClient, ui_app: Flas
     from scim_server.domain.audit import record_audit
     from scim_server.storage.models import Account
 
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         account = session.get(Account, seeded.account_id)
         # 60 UI entries interleaved with 300 API ones: the UI's 60 span several batches.
         for i in range(360):
@@ -514,12 +511,12 @@ def test_scim_tokens_are_listed_and_revoking_one_lifts_the_rule(
     assert "SCIM token" in admin_client.get("/admin/api-users").get_data(as_text=True)
     _post(admin_client, f"/admin/users/{frank}/deactivate")
     assert "admin.holds_scim_tokens" in admin_client.get("/admin/users").get_data(as_text=True)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         cred = session.scalar(select(Credential).where(Credential.user_id == frank,
                                                        Credential.kind == "scim"))
     _post(admin_client, f"/admin/api-users/tokens/{cred.id}/revoke", {"kind": "scim"})
     _post(admin_client, f"/admin/users/{frank}/deactivate")
-    assert _user(ui_app, frank).status == "inactive"
+    assert stored_user(ui_app, frank).status == "inactive"
 
 
 def test_claim_and_transfer_ownership(admin_client: FlaskClient, ui_app: Flask,
@@ -530,7 +527,7 @@ def test_claim_and_transfer_ownership(admin_client: FlaskClient, ui_app: Flask,
 
     bob, alice, frank = (seeded.users[e] for e in ("bob@acme.io", "alice@acme.io",
                                                    "frank@acme.io"))
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         account = session.get(Account, seeded.account_id)
         board = create_resource(session, account, kind="board", name="Roadmap",
                                 owner_ids=[bob], actor=Actor(door="api")).resource.id
@@ -544,7 +541,7 @@ def test_claim_and_transfer_ownership(admin_client: FlaskClient, ui_app: Flask,
     _post(admin_client, "/admin/resources/transfer",
           {"from_email": "alice@acme.io", "to_email": "frank@acme.io"})
     assert "1 resource moved." in admin_client.get("/admin/resources").get_data(as_text=True)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         account = session.get(Account, seeded.account_id)
         claimed = get_resource(session, account, board)
         moved = get_resource(session, account, monitor)

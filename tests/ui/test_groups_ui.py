@@ -10,18 +10,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from scim_server.db import make_session_factory
 from scim_server.domain import groups as group_service
 from scim_server.domain.actors import Actor
 from scim_server.storage.domain_tables import AuditEntry, Event
 from scim_server.storage.models import Account, Group, GroupMember
-from tests.ui.conftest import Seeded, add_user, csrf_of
+from tests.ui.conftest import Seeded, add_user, csrf_of, db_session
 
 UI = Actor(door="ui", user_id=None)
 
 
-def _db(app: Flask):
-    return make_session_factory(app.extensions["scim_engine"])()
 
 
 def _post(client: FlaskClient, path: str, data: dict | None = None):
@@ -32,7 +29,7 @@ def _post(client: FlaskClient, path: str, data: dict | None = None):
 
 def _group(app: Flask, seeded: Seeded, name: str, members: list[str] = (), *,
            actor: Actor = UI) -> str:
-    with _db(app) as session:
+    with db_session(app) as session:
         account = session.get(Account, seeded.account_id)
         gid = group_service.create_group(session, account, name, actor=actor)
         if members:
@@ -53,14 +50,14 @@ def test_delete_is_confirmed_with_the_name_and_member_count(admin_client: FlaskC
     assert "Delete Night shift" in confirm
     assert "The group Night shift will be deleted. Members: 2;" in confirm
     assert 'method="post"' in confirm and 'data-testid="delete-submit"' in confirm
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.get(Group, gid) is not None  # nothing happened yet
 
     done = _post(admin_client, f"/admin/groups/{gid}/delete")
     assert done.status_code == 302 and done.headers["Location"].endswith("/admin/groups")
     assert "Group Night shift was deleted." in admin_client.get("/admin/groups").get_data(
         as_text=True)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.get(Group, gid) is None
         assert session.scalars(select(GroupMember).where(GroupMember.group_id == gid)).all() == []
         audit = session.scalars(select(AuditEntry).where(
@@ -88,7 +85,7 @@ def test_another_accounts_group_cannot_be_deleted(ui_app: Flask, seeded: Seeded)
     sign_in(other, seeded.other_admin_email)
     assert other.get(f"/admin/groups/{gid}/delete").status_code == 404
     assert _post(other, f"/admin/groups/{gid}/delete").status_code == 404
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.get(Group, gid) is not None
 
 
@@ -105,7 +102,7 @@ def test_search_and_paging_of_groups(admin_client: FlaskClient, ui_app: Flask, s
 
 def test_a_large_groups_members_are_paged(admin_client: FlaskClient, ui_app: Flask,
                                          seeded: Seeded):
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         ids = [add_user(session, seeded.account_id, f"p{i:03d}@acme.io", f"Person {i:03d}").id
                for i in range(120)]
         session.commit()
@@ -139,22 +136,22 @@ def test_add_a_member_by_searching_a_name_or_an_email(admin_client: FlaskClient,
     assert added.status_code == 302
     page = admin_client.get(f"/admin/groups/{gid}").get_data(as_text=True)
     assert "Alice Martin was added to Team." in page
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert set(session.scalars(select(GroupMember.member_id).where(
             GroupMember.group_id == gid))) == {alice, bob}
     # Adding someone already in changes nothing and logs nothing.
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         audited = session.query(AuditEntry).filter(AuditEntry.target_id == gid).count()
     _post(admin_client, f"/admin/groups/{gid}/members", {"user_id": alice})
     assert "Alice Martin is already a member of Team." in admin_client.get(
         f"/admin/groups/{gid}").get_data(as_text=True)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.query(AuditEntry).filter(AuditEntry.target_id == gid).count() == audited
     # An id of another account is refused like an unknown one.
     _post(admin_client, f"/admin/groups/{gid}/members",
           {"user_id": seeded.other_users["zed@globex.io"]})
     assert "No such user." in admin_client.get(f"/admin/groups/{gid}").get_data(as_text=True)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.query(GroupMember).filter(GroupMember.group_id == gid).count() == 2
 
 

@@ -11,21 +11,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from scim_server.db import make_session_factory
 from scim_server.storage.domain_tables import EmailChange, Invitation
 from scim_server.storage.models import User
 from tests.conftest import Mailbox
-from tests.ui.conftest import Seeded, csrf_of
+from tests.ui.conftest import Seeded, csrf_of, db_session
 
 NNBSP = "\u202f"
 
 
-def _db(app: Flask):
-    return make_session_factory(app.extensions["scim_engine"])()
 
 
 def _status(app: Flask, email: str) -> tuple[str, str | None]:
-    with _db(app) as session:
+    with db_session(app) as session:
         user = session.scalar(select(User).where(User.user_name_key == email))
         assert user is not None
         return user.status, user.email
@@ -46,7 +43,7 @@ def test_the_invitation_page_describes_it_and_changes_nothing(
         admin_client: FlaskClient, ui_app: Flask, seeded: Seeded, mailbox: Mailbox) -> None:
     _invite(admin_client, "new@acme.io")
     link = mailbox.link("new@acme.io")
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         expires = session.scalar(select(Invitation.expires_at))
     invitee = ui_app.test_client()
     for _ in range(2):  # a scanner's prefetch, then the person
@@ -78,7 +75,7 @@ def test_the_invitation_page_in_french(admin_client: FlaskClient, ui_app: Flask,
 def test_an_expired_invitation_says_so_without_a_button(
         admin_client: FlaskClient, ui_app: Flask, mailbox: Mailbox) -> None:
     _invite(admin_client, "late@acme.io")
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         session.execute(update(Invitation).values(
             expires_at=dt.datetime(2026, 1, 1, 8, 0, tzinfo=dt.UTC)))
         session.commit()
@@ -117,7 +114,7 @@ def test_the_email_confirmation_page_describes_the_change(
     assert "Requested by" in body and seeded.admin_email in body
     assert "Link valid until" in body and "Nothing changes until you confirm." in body
     assert _status(ui_app, "bob@acme.io")[1] == "bob@acme.io"
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         session.execute(update(EmailChange).values(
             expires_at=dt.datetime(2026, 1, 1, 8, 0, tzinfo=dt.UTC)))
         session.commit()

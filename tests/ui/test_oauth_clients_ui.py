@@ -9,13 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from scim_server.db import make_session_factory
 from scim_server.storage.domain_tables import AuditEntry, OAuthClient
-from tests.ui.conftest import Seeded, csrf_of
-
-
-def _db(app: Flask):
-    return make_session_factory(app.extensions["scim_engine"])()
+from tests.ui.conftest import Seeded, csrf_of, db_session
 
 
 def _post(client: FlaskClient, path: str, data: dict | None = None):
@@ -39,7 +34,7 @@ def test_register_use_and_revoke_an_oauth_client(admin_client: FlaskClient, ui_a
     client_id = re.search(r'data-testid="client-id">([^<]+)<', body).group(1)
     secret = re.search(r'<code class="secret">([^<]+)</code>', body).group(1)
     assert "Nightly export" in body and "Frank Admin (frank@acme.io)" in body
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         row = session.scalars(select(OAuthClient).where(OAuthClient.client_id == client_id)).one()
         # Stored hashed only; shown once: the list page never shows it again.
         assert secret not in (row.secret_hash or "")
@@ -56,7 +51,7 @@ def test_register_use_and_revoke_an_oauth_client(admin_client: FlaskClient, ui_a
     assert link in listing.replace("&amp;", "&")
     confirm = admin_client.get(link).get_data(as_text=True)
     assert "Revoke Nightly export" in confirm and "Frank Admin (frank@acme.io)" in confirm
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.get(OAuthClient, pk).revoked_at is None  # nothing happened yet
     _post(admin_client, f"/admin/api-users/tokens/{pk}/revoke", {"kind": "oauth"})
     assert "“Nightly export” was revoked." in admin_client.get("/admin/api-users").get_data(
@@ -72,7 +67,7 @@ def test_only_an_active_admin_can_hold_one(admin_client: FlaskClient, ui_app: Fl
     unknown = _post(admin_client, "/admin/api-users/oauth-clients", {"email": "zed@globex.io"})
     assert unknown.status_code == 400
     assert "No user with that email." in unknown.get_data(as_text=True)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.scalars(select(OAuthClient)).all() == []
 
 

@@ -6,25 +6,22 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
-from scim_server.db import make_session_factory
 from scim_server.domain import groups as group_service
 from scim_server.domain.actors import Actor
 from scim_server.hub.permissions import grant_permission
 from scim_server.storage.models import Account
 from tests.domain.factories import make_resource
-from tests.ui.conftest import Seeded
+from tests.ui.conftest import Seeded, db_session
 
 API = Actor(door="api")
 
 
-def _db(app: Flask):
-    return make_session_factory(app.extensions["scim_engine"])()
 
 
 def _resources(app: Flask, seeded: Seeded) -> str:
     """25 resources: 10 production boards, 15 monitors; the first board granted to a group of
     three users and directly to Alice. Returns that board's id."""
-    with _db(app) as session:
+    with db_session(app) as session:
         account = session.get(Account, seeded.account_id)
         boards = []
         for i in range(10):

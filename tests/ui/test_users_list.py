@@ -10,24 +10,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from scim_server.db import make_session_factory
 from scim_server.storage.domain_tables import OutboxEmail
 from scim_server.storage.models import Account, User
-from tests.ui.conftest import Seeded, add_user, csrf_of
+from tests.ui.conftest import Seeded, add_user, csrf_of, db_session, stored_user
 
 ROW = re.compile(r'data-testid="row-([^"]+)"')
 
 
-def _db(app: Flask):
-    return make_session_factory(app.extensions["scim_engine"])()
 
 
-def _user(app: Flask, user_id: str) -> User:
-    with _db(app) as session:
-        user = session.get(User, user_id)
-        assert user is not None
-        session.expunge(user)
-        return user
 
 
 def _post(client: FlaskClient, path: str, data: dict | None = None):
@@ -47,7 +38,7 @@ def _rows(html: str) -> list[str]:
 
 
 def _add_many(app: Flask, seeded: Seeded, count: int, *, user_type: str = "Viewer") -> None:
-    with _db(app) as session:
+    with db_session(app) as session:
         for i in range(count):
             add_user(session, seeded.account_id, f"p{i:03d}@acme.io", f"Person {i:03d}",
                      user_type=user_type, with_password=False)
@@ -65,7 +56,7 @@ def _link(html: str, testid: str) -> str:
 def test_activation_is_confirmed_first_and_tells_the_seats(admin_client: FlaskClient,
                                                           ui_app: Flask, seeded: Seeded) -> None:
     erin = seeded.users["erin@acme.io"]
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         account = session.get(Account, seeded.account_id)
         assert account is not None
         seats_used, seats_limit = account.paying_active, account.seats_limit
@@ -78,10 +69,10 @@ def test_activation_is_confirmed_first_and_tells_the_seats(admin_client: FlaskCl
     assert (f"paying seats: {seats_used:,} of {seats_limit:,} are in use "
             f"now, {seats_used + 1:,} after") in page
     assert 'href="/admin/users?status=inactive"' in page  # Cancel goes back to the list
-    assert _user(ui_app, erin).status == "inactive"
+    assert stored_user(ui_app, erin).status == "inactive"
     done = _post(admin_client, f"/admin/users/{erin}/activate",
                  {"next": "/admin/users?status=inactive"})
-    assert done.status_code == 302 and _user(ui_app, erin).status == "active"
+    assert done.status_code == 302 and stored_user(ui_app, erin).status == "active"
     assert "Erin Idle (erin@acme.io) was activated." in _page(admin_client, "/admin/users")
     assert admin_client.get("/admin/users/nope/activate").status_code == 404
 
@@ -95,7 +86,7 @@ def test_activation_page_in_french(admin_client: FlaskClient, seeded: Seeded) ->
 def test_a_viewer_takes_no_seat(admin_client: FlaskClient, ui_app: Flask,
                                 seeded: Seeded) -> None:
     carol = seeded.users["carol@acme.io"]
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         user = session.get(User, carol)
         assert user is not None
         user.status = "inactive"
@@ -110,7 +101,7 @@ def test_resend_an_invitation_to_a_pending_user(admin_client: FlaskClient, ui_ap
     admin_client._ui_csrf = token  # type: ignore[attr-defined]
     _post(admin_client, "/admin/users/invite", {"email": "nina@acme.io", "user_type": "Member",
                                                 "display_name": "Nina New"})
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         nina = session.scalar(select(User.id).where(User.user_name_key == "nina@acme.io"))
     listing = _page(admin_client, "/admin/users?status=pending")
     assert f'action="/admin/users/{nina}/resend-invitation"' in listing
@@ -119,7 +110,7 @@ def test_resend_an_invitation_to_a_pending_user(admin_client: FlaskClient, ui_ap
     assert done.status_code == 302
     after = _page(admin_client, "/admin/users?status=pending")
     assert "A new invitation was made for Nina New (nina@acme.io)" in after
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         sent = session.scalar(select(func.count()).select_from(OutboxEmail).where(
             OutboxEmail.to_address == "nina@acme.io"))
     assert sent == 2
@@ -181,7 +172,7 @@ def test_sortable_headers_keep_the_filters(admin_client: FlaskClient, seeded: Se
 
 def test_rows_show_type_menu_greyed_inactive_and_email_for_no_name(
         admin_client: FlaskClient, ui_app: Flask, seeded: Seeded) -> None:
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         user = add_user(session, seeded.account_id, "noname@acme.io", "Temp Name",
                         with_password=False)
         user.display_name = user.display_name_key = None
@@ -198,7 +189,7 @@ def test_rows_show_type_menu_greyed_inactive_and_email_for_no_name(
     assert 'data-testid="set-type-Viewer"' in row[:3000]
     done = _post(admin_client, f"/admin/users/{bob}/type", {"user_type": "Viewer",
                                                             "next": "/admin/users"})
-    assert done.status_code == 302 and _user(ui_app, bob).user_type == "Viewer"
+    assert done.status_code == 302 and stored_user(ui_app, bob).user_type == "Viewer"
 
 
 def test_select_all_takes_the_first_200_of_the_filter_across_pages(
@@ -217,7 +208,7 @@ def test_select_all_takes_the_first_200_of_the_filter_across_pages(
     assert "200 will change" in text
     # The review names exactly those users, in the list's order, and applies only them.
     ids = re.findall(r'name="user_id" value="([^"]+)"', text)
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         expected = list(session.scalars(
             select(User.id).where(User.account_id == seeded.account_id,
                                   User.user_type == "Viewer")
@@ -228,7 +219,7 @@ def test_select_all_takes_the_first_200_of_the_filter_across_pages(
     applied = _post(admin_client, "/admin/users/bulk", {
         "user_id": ids, "status": "inactive", "confirm": "yes", "next": "/admin/users"})
     assert applied.status_code == 200
-    with _db(ui_app) as session:
+    with db_session(ui_app) as session:
         assert session.scalar(select(func.count()).select_from(User).where(
             User.user_type == "Viewer", User.status == "inactive")) == 200
 

@@ -16,7 +16,7 @@ from scim_server.webhook_worker import Worker
 from tests.domain.factories import make_token
 from tests.scim.conftest import user_body
 from tests.ui.conftest import Seeded, csrf_of, make_app, seed, sign_in
-from tests.webhooks.conftest import FAST, Receiver, drain, start_receiver, verified
+from tests.webhooks.conftest import FAST, Receiver, drain, running_receiver, verified
 
 SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 
@@ -40,10 +40,8 @@ def client(hooks_app: Flask, hooks_seeded: Seeded) -> FlaskClient:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found, server = start_receiver()
-    yield found
-    server.shutdown()
-    server.server_close()
+    with running_receiver() as found:
+        yield found
 
 
 def _post(client: FlaskClient, path: str, page: str, **data: object) -> object:

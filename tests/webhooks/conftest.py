@@ -78,7 +78,9 @@ class Receiver:
         raise AssertionError(f"received {len(self.unique())} of {count} messages")
 
 
-def start_receiver(protocol: str = "HTTP/1.0") -> tuple[Receiver, ThreadingHTTPServer]:
+@contextmanager
+def running_receiver(protocol: str = "HTTP/1.0") -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 for as long as the block lasts."""
     receiver = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -105,15 +107,17 @@ def start_receiver(protocol: str = "HTTP/1.0") -> tuple[Receiver, ThreadingHTTPS
     server.daemon_threads = True
     receiver.url = f"http://127.0.0.1:{server.server_port}/hooks"
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return receiver, server
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found, server = start_receiver()
-    yield found
-    server.shutdown()
-    server.server_close()
+    with running_receiver() as found:
+        yield found
 
 
 def FAST_SETTINGS(database_url: str) -> Settings:  # noqa: N802

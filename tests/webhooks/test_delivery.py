@@ -12,7 +12,10 @@ from standardwebhooks import WebhookVerificationError
 
 from scim_server.settings import Settings
 from scim_server.storage.domain_tables import WebhookEndpoint
-from tests.scim.conftest import GROUP_SCHEMA, patch_body, user_body
+from tests.scim.conftest import (
+    ada_joins_team_then_is_deactivated,
+    user_body,
+)
 from tests.webhooks.conftest import (
     Receiver,
     Setup,
@@ -33,13 +36,7 @@ def test_scim_changes_arrive_in_order_and_signed(setup: Setup, settings: Setting
     assert "secret" not in setup.api.get(f"/webhooks/{hook['id']}").get_json()
 
     scim = setup.scim
-    ada = scim.post("/Users", user_body("ada@acme.test", password="S3cret-pass!")).get_json()["id"]
-    team = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Team"}
-                     ).get_json()["id"]
-    assert scim.patch(f"/Groups/{team}", patch_body(
-        {"op": "add", "path": "members", "value": [{"value": ada}]})).status_code in (200, 204)
-    assert scim.patch(f"/Users/{ada}", patch_body(
-        {"op": "replace", "path": "active", "value": False})).status_code == 200
+    ada, team = ada_joins_team_then_is_deactivated(scim)
     assert scim.delete(f"/Users/{ada}").status_code == 204
     expected = account_position(setup)
 
