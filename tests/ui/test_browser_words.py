@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.conftest import LiveServer, browser_sign_in
+from tests.ui.conftest import LiveServer, browser_sign_in, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -23,6 +23,7 @@ def test_a_refusal_in_french_then_the_audit_in_words(page, live_server: LiveServ
     assert "Cet Admin détient un jeton SCIM non révoqué" in row
     assert f"(règle{NNBSP}: admin.holds_scim_tokens)" in row
     assert "revoke or reassign" not in row
+    screenshot(page, "refusal-fr.png")
 
     bob = seeded.users["bob@acme.io"]
     page.goto(f"{live_server.url}/admin/users/{bob}/deactivate?next=/admin/users")
