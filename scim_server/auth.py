@@ -106,6 +106,9 @@ def authenticate_request(session: Session, secret: str, kinds: tuple[str, ...]) 
 
     principal = once_more_if_dropped(session, first)
     if principal is not None:
+        # Known from here even if refused below: the request log shows an identity provider
+        # its 403s and 429s (``request_capture``).
+        g.known_principal = principal
         if principal.holder_lost_admin:
             raise HolderNotActiveAdmin()
         if principal.account.status == "suspended":

@@ -82,10 +82,12 @@ def setup_request_log(app: Flask, settings: Settings) -> None:
 
 
 def _captured(response: Response, started_at: float, max_body: int) -> Captured | None:
-    account = g.get("account")
+    # A request refused once its token was known (suspended account, holder demoted, rate
+    # limit, too many in flight) is logged too; one with no token or a bad one has no account.
+    principal = g.get("scim_principal") or g.get("known_principal")
+    account = g.get("account") or getattr(principal, "account", None)
     if account is None:
-        return None  # refused before its account was known (no token, a bad one)
-    principal = g.get("scim_principal")
+        return None
     body: bytes | None = None
     if request.content_length is None or request.content_length <= max_body:
         body = request.get_data(cache=True) or None

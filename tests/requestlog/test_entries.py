@@ -180,3 +180,27 @@ def test_bodies_that_cannot_be_redacted_are_withheld() -> None:
         "a": [{"b": {"apiKey": REDACTED, "Client_Secret": REDACTED, "otp": REDACTED,
                      "footprint": 4}}],
         "Operations": [{"op": "add", "path": "urn:x:y:userPassword", "value": REDACTED}]}
+
+
+def test_requests_refused_once_the_token_is_known_are_logged(app: Flask, log: RequestLog,
+                                                             tenant: Tenant) -> None:
+    """An identity provider's 429s are what an Admin most needs to see; a request with no
+    token or a bad one belongs to no account and is not logged."""
+    from scim_server.storage.models import Account
+
+    with app.extensions["scim_sessions"]() as db:
+        account = db.get(Account, tenant.account_id)
+        assert account is not None
+        # One token a second (0 would mean no limit), a bucket of one.
+        account.rate_limit_per_second, account.rate_limit_burst = 1, 1
+        db.commit()
+    statuses = [tenant.scim.get("/Users").status_code for _ in range(3)]
+    assert statuses[0] == 200 and 429 in statuses, statuses
+    anonymous = app.test_client().get("/scim/v2/Users", headers={"Authorization": "Bearer nope"})
+    assert anonymous.status_code == 401
+    log.flush()
+    logged = entries(log, tenant.account_id)
+    assert [e["status"] for e in logged] == statuses
+    first, limited = logged[0], logged[statuses.index(429)]
+    assert limited["connection_id"] == first["connection_id"] is not None
+    assert tenant.scim_token not in json.dumps(limited, default=str)
