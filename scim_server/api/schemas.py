@@ -38,7 +38,10 @@ class UserListQuery(Strict):
     sort = Str(load_default="name", validate=validate.OneOf(SORTS))
     order = Str(load_default="asc", validate=validate.OneOf(ORDERS))
     limit = _limit()
-    cursor = Str(validate=validate.Length(1, 500))
+    cursor = Str(validate=validate.Length(1, 500),
+                 metadata={"description": "a page's `next_cursor`: the page after it"})
+    before = Str(validate=validate.Length(1, 500),
+                 metadata={"description": "a page's `prev_cursor`: the page before it"})
 
 
 class ProfilePatch(Strict):
@@ -230,6 +233,7 @@ class UserPageOut(Schema):
                                                   "its pages"})
     users = fields.List(fields.Nested(UserOut))
     next_cursor = Str(allow_none=True)
+    prev_cursor = Str(allow_none=True, metadata={"description": "null on the first page"})
 
 
 class AcceptedOut(Schema):

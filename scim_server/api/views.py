@@ -93,7 +93,8 @@ def list_users_view(query: dict[str, Any]) -> Any:
     page = list_users(g.db, g.account, **query)
     filters = {k: query.get(k) for k in ("q", "user_type", "status", "paying")}
     return {"total": count_users(g.db, g.account, **filters),
-            "users": [user_out(u) for u in page.users], "next_cursor": page.next_cursor}
+            "users": [user_out(u) for u in page.users], "next_cursor": page.next_cursor,
+            "prev_cursor": page.prev_cursor}
 
 
 @operation("/users/<user_id>", "GET", summary="Read a user", tag=USERS, response=s.UserOut)

@@ -21,6 +21,12 @@ def test_list_search_filter_sort_and_page(api: Api, db: Any, seed: Seed):
     assert [u["display_name"] for u in page2["users"]] == ["Boss", "Carol"]
     page3 = api.get(f"/users?sort=name&limit=2&cursor={page2['next_cursor']}").get_json()
     assert [u["display_name"] for u in page3["users"]] == ["Dave"] and page3["next_cursor"] is None
+    assert body["prev_cursor"] is None  # the first page
+    back = api.get(f"/users?sort=name&limit=2&before={page3['prev_cursor']}").get_json()
+    assert [u["display_name"] for u in back["users"]] == ["Boss", "Carol"]
+    by_type = api.get("/users?sort=type&limit=10").get_json()["users"]
+    assert [u["user_type"] for u in by_type][:1] == ["Admin"]  # Admin, Member, Viewer, Guest
+    assert [u["user_type"] for u in by_type][-1] == "Guest"
     assert [u["display_name"] for u in api.get("/users?q=CAR").get_json()["users"]] == ["Carol"]
     assert [u["email"] for u in api.get("/users?q=p.test").get_json()["users"]] == ["dave@p.test"]
     members = api.get("/users?user_type=Member&sort=name&order=desc").get_json()["users"]
