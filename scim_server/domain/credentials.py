@@ -11,6 +11,7 @@ from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Sev
 from scim_server.domain.users import lock_account
 from scim_server.security import hash_token, new_token
 from scim_server.storage.models import Account, Credential, User, utcnow
+from scim_server.storage.set_poll import forget_receiver
 
 KINDS = ("scim", "api")
 
@@ -66,5 +67,6 @@ def revoke_credential(session: Session, account: Account, credential_id: str) ->
         raise NotFound("No such credential in this account")
     if credential.revoked_at is None:
         credential.revoked_at = utcnow()
+        forget_receiver(session.connection(), account.id, credential.id)
         session.flush()
     return credential

@@ -21,6 +21,7 @@ from scim_server.domain.users import lock_account
 from scim_server.security import hash_token, tokens_match
 from scim_server.storage.domain_tables import OAuthClient, OAuthToken
 from scim_server.storage.models import Account, Credential, User, utcnow
+from scim_server.storage.set_poll import forget_receiver
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ def revoke_token(session: Session, account: Account, credential_id: str, *, acto
     cred = get_token(session, account, credential_id)
     if cred.revoked_at is None:
         cred.revoked_at = clock()
+        forget_receiver(session.connection(), account.id, cred.id)
         record_audit(session, account, actor=actor, action="token.revoke",
                      target_type="credential", target_id=cred.id, before={"revoked": False},
                      after={"revoked": True}, clock=clock)
@@ -145,6 +147,7 @@ def revoke_oauth_client(session: Session, account: Account, client_pk: str, *, a
     client = get_oauth_client(session, account, client_pk)
     if client.revoked_at is None:
         client.revoked_at = clock()
+        forget_receiver(session.connection(), account.id, client.id)
         record_audit(session, account, actor=actor, action="oauth_client.revoke",
                      target_type="oauth_client", target_id=client.id, before={"revoked": False},
                      after={"revoked": True}, clock=clock)

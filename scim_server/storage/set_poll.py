@@ -45,6 +45,14 @@ def add_signing_key(connection: Any, row: dict[str, Any]) -> bool:
 
 # --- poll-based receivers -----------------------------------------------------------------------
 
+def forget_receiver(connection: Any, account_id: str, receiver: str) -> None:
+    """Drop a receiver's acknowledgements (its credential was revoked: it will never poll
+    again, and its state would otherwise stay for good)."""
+    for table in (_acks, _receivers):
+        connection.execute(sa.delete(table).where(table.c.account_id == account_id,
+                                                  table.c.receiver == receiver))
+
+
 def take_receiver(connection: Any, account_id: str, receiver: str) -> int:
     """The receiver's acknowledged prefix, its row locked until the transaction ends (created
     at 0 on its first poll)."""

@@ -170,6 +170,32 @@ def test_each_credential_is_a_receiver_of_its_own(app: Flask, api: Api, db: Any,
     assert list(poll(second)["sets"]) == everything
 
 
+def test_a_revoked_credential_leaves_no_receiver_state(app: Flask, api: Api, db: Any,
+                                                     seed: Seed) -> None:
+    from scim_server.storage.domain_tables import SetPollAck, SetPollReceiver
+
+    account = db.get(Account, seed.account_id)
+    token = make_token(db, account, make_user(db, account, "consumer", user_type="Admin"))
+    db.commit()
+    consumer = Api(app.test_client(), token)
+    add_events(app, seed.account_id, 4)
+    first, _, third, _ = poll(consumer)["sets"]
+    poll(consumer, maxEvents=0, ack=[first, third])  # a prefix and an ack beyond it
+
+    def state() -> tuple[int, int]:
+        counts = (db.query(SetPollReceiver).filter_by(account_id=seed.account_id).count(),
+                  db.query(SetPollAck).filter_by(account_id=seed.account_id).count())
+        db.rollback()
+        return counts
+
+    assert state() == (1, 1)
+    # The receiver is the credential: revoking the token drops what it acknowledged.
+    consumer_id = db.query(SetPollReceiver).filter_by(account_id=seed.account_id).one().receiver
+    db.rollback()  # the test's own read must not hold SQLite's lock during the request
+    assert api.delete(f"/tokens/{consumer_id}").status_code == 200
+    assert state() == (0, 0)
+
+
 def test_ten_thousand_sets_come_with_no_gap_and_no_repeat(app: Flask, api: Api,
                                                           seed: Seed) -> None:
     add_events(app, seed.account_id, 10_000)
