@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from scim_server.db import make_engine, make_session_factory
@@ -382,6 +383,24 @@ def start_worker_beside() -> subprocess.Popen[bytes]:
     return child
 
 
+def embedded_secret_key(database_url: str) -> str | None:
+    """The secret key kept in ``<database file>.secret-key`` (created once, readable by its
+    owner only) for a SQLite database file; None for any other database."""
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    path = f"{url.database}.secret-key"
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path, encoding="ascii") as kept:
+            return kept.read().strip()
+    key = secrets.token_urlsafe(32)
+    with os.fdopen(descriptor, "w", encoding="ascii") as created:
+        created.write(key + "\n")
+    return key
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     host, port = args.host, args.port
     os.environ.setdefault("SCIM_BASE_URL", f"http://{host}:{port}")
@@ -394,8 +413,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"  Admin sign-in: {created['admin_email']} / {created['admin_password']}")
         sys.stdout.flush()
     if not os.environ.get("SCIM_SECRET_KEY"):
-        # Workers must share the secret (cursors, sessions); one per serve run.
-        os.environ["SCIM_SECRET_KEY"] = secrets.token_urlsafe(32)
+        # Workers must share the secret (cursors, sessions, the sealed webhook secrets and SET
+        # signing keys): on SQLite it is kept beside the database, so that a restart keeps
+        # them readable; elsewhere one per run (production sets SCIM_SECRET_KEY).
+        os.environ["SCIM_SECRET_KEY"] = (embedded_secret_key(settings.database_url)
+                                         or secrets.token_urlsafe(32))
     if not args.no_worker:
         start_worker_beside()
     argv = ["gunicorn", "--config", "python:scim_server.gunicorn_conf", "--bind", f"{host}:{port}"]

@@ -52,11 +52,14 @@ def _workers_of(pid: int) -> list[int]:
 
 
 @contextmanager
-def _serve(tmp_path: Path, *extra: str) -> Iterator[tuple[str, dict[str, str], int]]:
+def _serve(tmp_path: Path, *extra: str,
+           secret_key: str | None = SECRET_KEY) -> Iterator[tuple[str, dict[str, str], int]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCIM_")}
     env.update({"SCIM_DATABASE_URL": f"sqlite:///{tmp_path / 'scim.db'}",
-                "SCIM_SECRET_KEY": SECRET_KEY, "SCIM_WEBHOOK_ALLOW_PRIVATE": "true",
+                "SCIM_WEBHOOK_ALLOW_PRIVATE": "true",
                 "SCIM_WEBHOOK_POLL_INTERVAL": "0.1", "SCIM_WORKERS": "1"})
+    if secret_key is not None:
+        env["SCIM_SECRET_KEY"] = secret_key
     port = _free_port()
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen([str(BIN / "scim-server"), "serve", "--port", str(port), *extra],  # noqa: S603
@@ -108,6 +111,30 @@ def test_serve_delivers_webhooks_with_its_own_worker(tmp_path: Path,
     while _workers_of(pid):
         assert time.monotonic() < deadline, "the worker outlived the server"
         time.sleep(0.1)
+
+
+def _tokens(env: dict[str, str]) -> tuple[str, str]:
+    made = [subprocess.run([str(BIN / "scim-server"), "token", "create", "--account", "default",
+                            "--kind", kind, "--json"], env=env, capture_output=True, text=True,
+                           timeout=60, check=True) for kind in ("api", "scim")]
+    return json.loads(made[0].stdout)["token"], json.loads(made[1].stdout)["token"]
+
+
+def test_without_a_secret_key_a_restart_keeps_the_webhook_secrets(tmp_path: Path,
+                                                                  receiver: Receiver) -> None:
+    """The README's one command sets no SCIM_SECRET_KEY: serve keeps the one it makes beside
+    the SQLite file (owner-only), so a webhook registered before a restart still signs."""
+    with _serve(tmp_path, secret_key=None) as (base, env, _pid):
+        api, scim = _tokens(env)
+        hook = _call("POST", base + "/api/v1/webhooks", api, {"url": receiver.url},
+                     "application/json")
+    kept = tmp_path / "scim.db.secret-key"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    with _serve(tmp_path, secret_key=None) as (base, env, _pid):
+        created = _call("POST", base + "/scim/v2/Users", scim, user_body("after@example.com"),
+                        "application/scim+json")
+        receiver.wait_for(1, timeout=60)
+        assert verified(hook["secret"], receiver.received[0])["resource_id"] == created["id"]
 
 
 def test_no_worker_runs_none(tmp_path: Path) -> None:
