@@ -194,11 +194,12 @@ def _membership_or_404(group: Group, member_id: str) -> Any:
 
 @blueprint.get("/groups/<group_id>/members/<member_id>/remove")
 def confirm_remove_member(group_id: str, member_id: str) -> Any:
-    """Who leaves which group, before they do (an identity provider that manages the group
-    may add them back at its next push)."""
+    """Who leaves which group, before they do; for a group an identity provider manages, that
+    its next push may add them back."""
     grp = _group_or_404(group_id)
     member = _membership_or_404(grp, member_id)
-    return render_template("admin/member_remove.html", group=grp, member=member)
+    managed = group_service.get_group(g.db, current().account, group_id).managed_by_identity_provider
+    return render_template("admin/member_remove.html", group=grp, member=member, managed=managed)
 
 
 @blueprint.post("/groups/<group_id>/members/<member_id>/remove")

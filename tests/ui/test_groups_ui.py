@@ -170,3 +170,15 @@ def test_groups_an_identity_provider_manages_are_marked(admin_client: FlaskClien
     admin_client.set_cookie("admin_lang", "fr")
     fr = admin_client.get(f"/admin/groups/{pushed}").get_data(as_text=True)
     assert "seront écrasées au prochain envoi" in fr
+
+
+def test_removing_a_member_warns_of_the_next_push_only_for_a_managed_group(
+        admin_client: FlaskClient, ui_app: Flask, seeded: Seeded):
+    alice = seeded.users["alice@acme.io"]
+    here = _group(ui_app, seeded, "Made here", [alice])
+    pushed = _group(ui_app, seeded, "Pushed", [alice], actor=Actor(door="scim", user_id=None))
+    for gid, managed in ((here, False), (pushed, True)):
+        page = admin_client.get(f"/admin/groups/{gid}/members/{alice}/remove").get_data(
+            as_text=True)
+        assert "will no longer be a member of" in page
+        assert ("its next push may add them back" in page) is managed, gid
