@@ -23,10 +23,9 @@ from scim_server.domain.actors import Actor, as_utc
 from scim_server.domain.audit import record_audit
 from scim_server.domain.documents import comparison_key
 from scim_server.domain.errors import InvalidInput, NotFound, RuleViolation, Severity
-from scim_server.hub.summary import group_is_empty as empty_group
 from scim_server.storage.conversion import group_fields, resource_of
 from scim_server.storage.domain_tables import AuditEntry
-from scim_server.storage.members import Members
+from scim_server.storage.members import Members, group_is_empty
 from scim_server.storage.models import Account, Group, GroupMember, new_id, utcnow
 from scim_server.storage.reads import Reads
 from scim_server.storage.records import Records
@@ -272,7 +271,7 @@ def list_groups(session: Session, account: Account, *, q: str | None = None,
         pattern = f"%{_escape_like(comparison_key(q.strip()))}%"
         where.append(Group.display_name_key.like(pattern, escape="\\"))
     if without_members is not None:
-        empty = empty_group()
+        empty = group_is_empty()
         where.append(empty if without_members else ~empty)
     total = int(session.scalar(select(func.count()).select_from(Group).where(*where)) or 0)
     counts = _member_counts(account)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scim_server.domain.actors import as_utc
@@ -20,7 +20,8 @@ from scim_server.domain.resources import count_resources
 from scim_server.domain.webhooks import webhook_health
 from scim_server.hub.api_users import api_users_counts
 from scim_server.hub.duty import on_duty_at
-from scim_server.storage.models import Account, Group, GroupMember, User
+from scim_server.storage.members import group_is_empty
+from scim_server.storage.models import Account, Group, User
 
 # How many names a card shows; the full list is behind the card's link.
 PREVIEW = 5
@@ -136,30 +137,6 @@ def _operators(session: Session, account: Account) -> tuple[OperatorsCard, int]:
     ]
     card = OperatorsCard(total=int(total), active_total=int(active_total), active=briefs)
     return card, int(paying)
-
-
-def group_is_empty() -> ColumnElement[bool]:
-    """True for a group (of the enclosing query) that no membership row names.
-
-    Deleting a user removes their memberships, so "no membership row" is "no member" (users
-    and nested groups alike). Written as a seek in the membership primary key (group_id,
-    member_id): the first group_id at or after the group's own id is that id exactly when the
-    group has a member. One index probe per group on both engines, whatever the planner's
-    statistics say. The plain ``NOT EXISTS (... WHERE group_id = groups.id)`` is costed from
-    the average memberships per group_id: with one group holding nearly every membership,
-    PostgreSQL expects a match in every group and probes each with a scan of the memberships
-    (or of the member index), seconds for 1,001 groups and 100,000 memberships, as an
-    anti-join in WHERE as well as in a FILTER.
-    """
-    next_group = (
-        select(GroupMember.group_id)
-        .where(GroupMember.group_id >= Group.id)
-        .order_by(GroupMember.group_id)
-        .limit(1)
-        .correlate(Group)
-        .scalar_subquery()
-    )
-    return func.coalesce(next_group, "") != Group.id
 
 
 def _groups(session: Session, account: Account) -> OperatorGroupsCard:

@@ -221,3 +221,27 @@ class Members:
             sa.delete(_gm).where(_gm.c.member_id == member_id,
                                  _gm.c.account_id == self.scope.account)
         )
+
+
+def group_is_empty() -> sa.ColumnElement[bool]:
+    """True for a group (of the enclosing query) that no membership row names.
+
+    Deleting a user removes their memberships, so "no membership row" is "no member" (users
+    and nested groups alike). Written as a seek in the membership primary key (group_id,
+    member_id): the first group_id at or after the group's own id is that id exactly when the
+    group has a member. One index probe per group on both engines, whatever the planner's
+    statistics say. The plain ``NOT EXISTS (... WHERE group_id = groups.id)`` is costed from
+    the average memberships per group_id: with one group holding nearly every membership,
+    PostgreSQL expects a match in every group and probes each with a scan of the memberships
+    (or of the member index), seconds for 1,001 groups and 100,000 memberships, as an
+    anti-join in WHERE as well as in a FILTER.
+    """
+    next_group = (
+        sa.select(m.GroupMember.group_id)
+        .where(m.GroupMember.group_id >= m.Group.id)
+        .order_by(m.GroupMember.group_id)
+        .limit(1)
+        .correlate(m.Group)
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(next_group, "") != m.Group.id
