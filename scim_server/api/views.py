@@ -358,7 +358,7 @@ def events_view(query: dict[str, Any]) -> Any:
     types = [t.strip() for t in query["type"].split(",") if t.strip()] if query.get("type") else None
     rows = events.list_events(g.db, g.account, after=after, limit=query["limit"], types=types)
     last = rows[-1].position if rows else after
-    return {"events": [event_out(row) for row in rows],
+    return {"events": [events.event_document(row) for row in rows],
             "next": events.seal_cursor(secret, g.account.id, last)}
 
 
@@ -383,18 +383,6 @@ def set_poll_view(body: dict[str, Any]) -> Any:
     # Not jsonify: it sorts the keys, and the SETs are easier to follow in the feed's order.
     document = s.SetPollOut().dump({"sets": answer.sets, "moreAvailable": answer.more_available})
     return Response(json.dumps(document), mimetype="application/json")
-
-
-def event_out(row: Any) -> dict[str, Any]:
-    folder = "Users" if row.resource_type == "User" else "Groups"
-    return {
-        "id": row.id, "position": row.position, "at": row.at, "type": row.event_type,
-        "door": row.door, "actor_user_id": row.actor_user_id,
-        "actor_credential_id": row.actor_credential_id, "client": row.client,
-        "resource_type": row.resource_type, "resource_id": row.resource_id,
-        "sub_id": {"format": "scim", "uri": f"/{folder}/{row.resource_id}"},
-        **(row.payload or {}), **({"data": row.data} if row.data is not None else {}),
-    }
 
 
 @operation("/outbox", "GET", summary="Emails not sent while no SMTP server is configured, "

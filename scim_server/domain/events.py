@@ -189,6 +189,24 @@ def list_events(session: Session, account: Account, *, after: int, limit: int,
     return read_events(session.connection(), account.id, after=after, limit=limit, types=types)
 
 
+def sub_id(row: Any) -> dict[str, str]:
+    """The event's subject as RFC 9967 names it (a SCIM path)."""
+    folder = "Users" if row.resource_type == "User" else "Groups"
+    return {"format": "scim", "uri": f"/{folder}/{row.resource_id}"}
+
+
+def event_document(row: Any) -> dict[str, Any]:
+    """A stored event as the feed (``GET /api/v1/events``) and the webhooks give it."""
+    return {
+        "id": row.id, "position": row.position, "at": row.at, "type": row.event_type,
+        "door": row.door, "actor_user_id": row.actor_user_id,
+        "actor_credential_id": row.actor_credential_id, "client": row.client,
+        "resource_type": row.resource_type, "resource_id": row.resource_id,
+        "sub_id": sub_id(row),
+        **(row.payload or {}), **({"data": row.data} if row.data is not None else {}),
+    }
+
+
 # --- cursors ------------------------------------------------------------------------------------
 
 def seal_cursor(secret: bytes, account_id: str, position: int) -> str:

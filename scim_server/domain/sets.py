@@ -41,7 +41,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy.orm import Session
 
 from scim_server.domain.errors import InvalidInput
-from scim_server.domain.events import CREATE_FULL, PREFIX
+from scim_server.domain.events import CREATE_FULL, PREFIX, sub_id
 from scim_server.storage import set_poll as store
 from scim_server.storage.models import Account
 
@@ -162,7 +162,6 @@ class Audience:
 
 def claims_of(event: Any, audience: Audience) -> dict[str, Any]:
     """The SET of one stored event (a row of ``events``)."""
-    folder = "Users" if event.resource_type == "User" else "Groups"
     payload = dict(event.payload or {})
     event_type = event.event_type
     if event_type == CREATE_FULL:
@@ -176,7 +175,7 @@ def claims_of(event: Any, audience: Audience) -> dict[str, Any]:
         "jti": event.id,
         "aud": audience.audience,
         "txn": event.txn or event.id,
-        "sub_id": {"format": "scim", "uri": f"/{folder}/{event.resource_id}"},
+        "sub_id": sub_id(event),
         "events": {event_type: payload},
     }
 

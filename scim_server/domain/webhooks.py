@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from scim_server.domain import events
 from scim_server.domain.actors import Actor, Clock, as_utc
 from scim_server.domain.audit import record_audit
 from scim_server.domain.errors import InvalidInput, NotFound
@@ -112,16 +113,10 @@ def headers_for(secrets_: Sequence[str], message_id: str, body: bytes,
 # --- the body -------------------------------------------------------------------------------------
 
 def event_document(row: Any) -> dict[str, Any]:
-    """An event as a webhook body: the same fields as ``GET /api/v1/events`` gives."""
-    folder = "Users" if row.resource_type == "User" else "Groups"
-    return {
-        "id": row.id, "position": row.position, "at": as_utc(row.at).isoformat(),
-        "type": row.event_type, "door": row.door, "actor_user_id": row.actor_user_id,
-        "actor_credential_id": row.actor_credential_id, "client": row.client,
-        "resource_type": row.resource_type, "resource_id": row.resource_id,
-        "sub_id": {"format": "scim", "uri": f"/{folder}/{row.resource_id}"},
-        **(row.payload or {}), **({"data": row.data} if row.data is not None else {}),
-    }
+    """An event as a webhook body: the feed's document, its time in ISO 8601."""
+    document = events.event_document(row)
+    document["at"] = as_utc(row.at).isoformat()
+    return document
 
 
 def body_of(document: dict[str, Any]) -> bytes:
