@@ -736,14 +736,9 @@ def invite_user(session: Session, account: Account, *, email: str, user_type: st
     session.flush()
     # Derives userName/email keys, the search document and the email rows as a SCIM write does.
     documents.store(user, doc, now=now)
-    token = new_token("invite")
-    session.add(Invitation(account_id=account.id, user_id=user.id, token_hash=hash_token(token),
-                           invited_by_id=actor.user_id, created_at=now,
-                           expires_at=now + INVITATION_TTL))
-    mailer.send(session, account, to=email, user_id=user.id, secret=token,
-                subject=f"You are invited to {account.name}",
-                body=f"Accept the invitation: {accept_url(token)}\n"
-                     f"The link is valid until {(now + INVITATION_TTL):%Y-%m-%d %H:%M} UTC.\n")
+    token = _send_invitation(session, account, user, email, actor=actor, mailer=mailer,
+                             accept_url=accept_url, now=now,
+                             subject=f"You are invited to {account.name}")
     record_audit(session, account, actor=actor, action="user.invite", target_type="user",
                  target_id=user.id, before=None,
                  after={"user_type": user_type, "status": "pending"}, clock=clock)
@@ -772,6 +767,21 @@ def accept_invitation(session: Session, *, token: str, clock: Clock = utcnow) ->
     return user
 
 
+def _send_invitation(session: Session, account: Account, user: User, address: str, *,
+                     actor: Actor, mailer: Mailer, accept_url: Callable[[str], str],
+                     now: dt.datetime, subject: str, note: str | None = None) -> str:
+    """A new invitation link for ``user``, mailed to ``address``; returns its token."""
+    token = new_token("invite")
+    session.add(Invitation(account_id=account.id, user_id=user.id, token_hash=hash_token(token),
+                           invited_by_id=actor.user_id, created_at=now,
+                           expires_at=now + INVITATION_TTL))
+    valid = f"The link is valid until {(now + INVITATION_TTL):%Y-%m-%d %H:%M} UTC"
+    mailer.send(session, account, to=address, user_id=user.id, secret=token, subject=subject,
+                body=f"Accept the invitation: {accept_url(token)}\n"
+                     + (f"{valid}; {note}.\n" if note else f"{valid}.\n"))
+    return token
+
+
 def resend_invitation(session: Session, account: Account, user_id: str, *, actor: Actor,
                       mailer: Mailer, accept_url: Callable[[str], str],
                       clock: Clock = utcnow) -> tuple[User, str]:
@@ -794,15 +804,10 @@ def resend_invitation(session: Session, account: Account, user_id: str, *, actor
                                              Invitation.accepted_at.is_(None),
                                              Invitation.expires_at > now)
                     .values(expires_at=now))
-    token = new_token("invite")
-    session.add(Invitation(account_id=account.id, user_id=user.id, token_hash=hash_token(token),
-                           invited_by_id=actor.user_id, created_at=now,
-                           expires_at=now + INVITATION_TTL))
-    mailer.send(session, account, to=address, user_id=user.id, secret=token,
-                subject=f"Reminder: you are invited to {account.name}",
-                body=f"Accept the invitation: {accept_url(token)}\n"
-                     f"The link is valid until {(now + INVITATION_TTL):%Y-%m-%d %H:%M} UTC; "
-                     "the links sent before this one no longer work.\n")
+    token = _send_invitation(session, account, user, address, actor=actor, mailer=mailer,
+                             accept_url=accept_url, now=now,
+                             subject=f"Reminder: you are invited to {account.name}",
+                             note="the links sent before this one no longer work")
     record_audit(session, account, actor=actor, action="user.invitation_resent",
                  target_type="user", target_id=user.id, before=None,
                  after={"status": "pending"}, clock=clock)
