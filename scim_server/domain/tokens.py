@@ -44,7 +44,10 @@ def issue_token(session: Session, account: Account, *, user_id: str, kind: str =
                 clock: Clock = utcnow) -> tuple[Credential, str]:
     """Issue a token to an active user; the secret is returned once and never stored."""
     user = _user(session, account, user_id)
-    if user.status != "active":
+    # A SCIM token's holder is checked by issue_credential, under the account lock: a user
+    # deactivated a moment before or after this read gets the same refusal
+    # (``token.scim_requires_admin``), whichever transaction came first.
+    if kind != "scim" and user.status != "active":
         raise RuleViolation("token.requires_active", "tokens are issued to active users only",
                             Severity.CONFLICT)
     # One issuing path for the CLI and the API (SCIM tokens: active Admins only).

@@ -227,3 +227,17 @@ def test_admin_edits_profile_and_own_password(session: Session, account: Account
     users.update_profile(session, account, admin.id, {"password": "a long passphrase"},
                          actor=actor)
     assert admin.password_hash
+
+
+@pytest.mark.parametrize(("kind", "rule"), [("scim", "token.scim_requires_admin"),
+                                            ("api", "token.requires_active")])
+def test_a_token_for_a_deactivated_user_is_refused_by_one_rule_per_kind(
+        session: Session, account: Account, actor: Actor, kind: str, rule: str) -> None:
+    """A SCIM token's holder is checked under the account lock only, so the refusal is the
+    same whether the deactivation committed before the request read the user or after."""
+    from scim_server.domain.tokens import issue_token
+
+    gone = make_user(session, account, "gone", user_type="Admin", status="inactive")
+    with pytest.raises(RuleViolation) as refused:
+        issue_token(session, account, user_id=gone.id, kind=kind, actor=actor)
+    assert refused.value.rule == rule
